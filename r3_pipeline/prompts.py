@@ -1,0 +1,22 @@
+"""Prompt texts live in assets/prompts/<task>.yaml as editable data; this module finds and loads them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+REQUIRED_KEYS = ("attempt", "reflection", "retry")
+
+
+@lru_cache(maxsize=None)
+def load_prompts(task_name: str, path: str | None = None) -> dict[str, str]:
+    """Prompt templates for a task: keys `attempt`, `reflection`, `retry` (more are allowed)."""
+    file = Path(path) if path else ASSETS_DIR / "prompts" / f"{task_name}.yaml"
+    data = yaml.safe_load(file.read_text())
+    missing = [k for k in REQUIRED_KEYS if not isinstance(data, dict) or not isinstance(data.get(k), str)]
+    if missing:
+        raise ValueError(f"prompt file {file} lacks text for: {', '.join(missing)}")
+    return data

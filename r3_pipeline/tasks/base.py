@@ -1,0 +1,51 @@
+"""The Task protocol: what every verifiable task (Countdown, function calling, ...) provides to the pipeline.
+
+A task row is a plain JSON-serialisable dict with at least a stable string `task_id`; everything else is the
+task's own. Keeping rows as dicts means the same rows go to Parquet, JSONL, the trajectory store and the
+verifier without conversion.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of verifying one response. `reason` is "correct" or a short machine-readable code."""
+
+    correct: bool
+    reason: str
+
+
+@dataclass
+class Splits:
+    """Train and test rows, plus rows set aside as invalid (each with a `reject_reason`)."""
+
+    train: list[Row]
+    test: list[Row]
+    rejected: list[Row]
+
+
+class Task(Protocol):
+    name: str
+
+    def build_splits(self) -> Splits:
+        """Generate or load the task rows and split them into disjoint train and test sets."""
+
+    def prompt_messages(self, row: Row) -> list[Message]:
+        """The chat messages that pose this row to the model (the first-attempt prompt)."""
+
+    def verify(self, row: Row, response: str) -> Verdict:
+        """Score a model response. Must never raise and never evaluate model text as code."""
+
+    def reference_response(self, row: Row) -> str:
+        """A response that verifies correct (used for warm start and verifier sanity checks)."""
+
+    def corrupt_response(self, row: Row, rng: random.Random) -> str:
+        """A plausible response that verifies wrong (verifier sanity checks, warm-start failures)."""
