@@ -49,3 +49,13 @@ class Task(Protocol):
 
     def corrupt_response(self, row: Row, rng: random.Random) -> str:
         """A plausible response that verifies wrong (verifier sanity checks, warm-start failures)."""
+
+    def reflection_prompt(self) -> str:
+        """The user turn asking the model to reflect on its failed attempt."""
+
+    def retry_prompt(self) -> str:
+        """The user turn asking for the second attempt after the reflection."""
+
+    def teacher_reflection(self, row: Row, wrong_response: str) -> str:
+        """A helpful reflection on a wrong response, written from the reference answer. Used only to warm-start
+        the embedded default on train rows (it plays the part of a real model's instruction tuning)."""

@@ -1,0 +1,36 @@
+# Two commands do everything on a fresh machine with Python 3.11: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+export R3_HOME ?= $(CURDIR)/.r3
+export DAGSTER_HOME ?= $(R3_HOME)/dagster
+
+.PHONY: install run test ui mlflow-ui clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch first: an unpinned torch would pull several GB of CUDA packages.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: $(STAMP)  ## materialize the whole asset graph on the embedded default and print the summary
+	$(BIN)/r3 run
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/pytest -q
+
+ui: $(STAMP)  ## Dagster UI (webserver + daemon) with a persistent DAGSTER_HOME
+	mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml || true
+	$(BIN)/dagster dev -w workspace.yaml
+
+mlflow-ui: $(STAMP)  ## MLflow UI over the pipeline's tracking store
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(R3_HOME)/mlflow.db --port 5000
+
+clean:
+	rm -rf $(R3_HOME)

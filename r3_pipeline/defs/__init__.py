@@ -1,0 +1,22 @@
+"""The thin Dagster layer: definitions built from the specs in assets/specs/ over the r3_pipeline library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import Definitions, PipesSubprocessClient
+
+from r3_pipeline.defs.factory import spec_definitions
+from r3_pipeline.defs.resources import R3Home
+from r3_pipeline.spec import SPECS_DIR, load_specs
+
+
+def build_definitions(specs_dir: Path = SPECS_DIR, home: str = "") -> Definitions:
+    parts = [spec_definitions(s) for s in load_specs(specs_dir)]
+    return Definitions(
+        assets=[a for p in parts for a in p["assets"]],
+        asset_checks=[c for p in parts for c in p["checks"]],
+        jobs=[j for p in parts for j in p["jobs"]],
+        schedules=[s for p in parts for s in p["schedules"]],
+        resources={"r3": R3Home(home=home), "pipes_subprocess_client": PipesSubprocessClient(forward_stdio=True)},
+    )

@@ -1,0 +1,32 @@
+"""Run configuration of the assets, as Dagster Config classes (shown with help text in the launchpad)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dagster import Config
+from pydantic import Field
+
+from r3_pipeline.spec import Spec
+
+
+class BaseModelConfig(Config):
+    start_from: str = Field(default="spec", description="'spec': the spec's model (embedded default is built and "
+                            "warm-started); 'champion': the current MLflow champion, as scheduled retraining does.")
+
+
+class MiningConfig(Config):
+    num_tasks: int = Field(default=0, description="Train tasks to mine; 0 keeps the spec's mining.num_tasks.")
+    samples_per_task: int = Field(default=0, description="Samples per task (paper: up to 64); 0 keeps the spec's.")
+
+    def apply(self, spec: Spec) -> Spec:
+        mining = replace(spec.mining, num_tasks=self.num_tasks or spec.mining.num_tasks,
+                         samples_per_task=self.samples_per_task or spec.mining.samples_per_task)
+        return replace(spec, mining=mining)
+
+
+class EvaluationConfig(Config):
+    num_tasks: int = Field(default=0, description="Held-out tasks to evaluate; 0 keeps the spec's evaluation.num_tasks.")
+
+    def apply(self, spec: Spec) -> Spec:
+        return replace(spec, evaluation=replace(spec.evaluation, num_tasks=self.num_tasks or spec.evaluation.num_tasks))

@@ -1,0 +1,1 @@
+"""Rollouts: the attempt -> reflect -> retry episode, batched, over a generation engine."""

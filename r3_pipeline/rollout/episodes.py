@@ -1,0 +1,104 @@
+"""The R3 episode, batched: attempt -> verify -> reflection request -> reflection -> retry -> verify.
+
+Every stage (mining, evaluation, training rollouts) builds the same conversation, so what the model sees at
+evaluation is exactly what it was trained on. Turns are generated for the whole batch at once: all first
+attempts, then reflections for the failures, then retries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from r3_pipeline.rollout.engines import Engine, Generation, Sampling
+from r3_pipeline.store import episode_id
+from r3_pipeline.tasks.base import Message, Row, Task, Verdict
+
+
+@dataclass
+class EpisodeConfig:
+    samples_per_task: int = field(default=1, metadata={"help": "Episodes per task row (k in failure mining)."})
+    attempt: Sampling = field(default_factory=lambda: Sampling(temperature=0.0), metadata={"help": "First attempt decoding."})
+    reflection: Sampling = field(default_factory=lambda: Sampling(temperature=0.0), metadata={"help": "Reflection decoding."})
+    retry: Sampling = field(default_factory=lambda: Sampling(temperature=0.0), metadata={"help": "Retry decoding."})
+    reflect: bool = field(default=True, metadata={"help": "Run reflection and retry after a failed first attempt."})
+
+
+@dataclass
+class Episode:
+    row: Row
+    sample_idx: int
+    prompt: str
+    prompt_tokens: int
+    first: Generation
+    first_verdict: Verdict
+    reflection: Generation | None = None
+    retry: Generation | None = None
+    retry_verdict: Verdict | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    finished_at: datetime | None = None
+
+    @property
+    def second_correct(self) -> bool:
+        """Success at attempt 1, or at attempt 2 after reflecting (the paper's second-attempt accuracy)."""
+        return self.first_verdict.correct or bool(self.retry_verdict and self.retry_verdict.correct)
+
+    def to_record(self, *, spec: str, stage: str, run_id: str, model_id: str, task: str, step: int | None = None,
+                  reward: float | None = None) -> dict:
+        task_id = self.row["task_id"]
+        return {
+            "episode_id": episode_id(spec, stage, model_id, task_id, self.sample_idx, -1 if step is None else step),
+            "spec": spec, "stage": stage, "run_id": run_id, "model_id": model_id, "task": task,
+            "task_id": task_id, "sample_idx": self.sample_idx, "step": step,
+            "prompt": self.prompt, "first_attempt": self.first.text,
+            "first_correct": self.first_verdict.correct, "first_reason": self.first_verdict.reason,
+            "reflection": self.reflection.text if self.reflection else None,
+            "retry": self.retry.text if self.retry else None,
+            "retry_correct": self.retry_verdict.correct if self.retry_verdict else None,
+            "retry_reason": self.retry_verdict.reason if self.retry_verdict else None,
+            "reward": reward,
+            "prompt_tokens": self.prompt_tokens, "first_tokens": len(self.first.ids),
+            "reflection_tokens": len(self.reflection.ids) if self.reflection else None,
+            "retry_tokens": len(self.retry.ids) if self.retry else None,
+            "started_at": self.started_at, "finished_at": self.finished_at or datetime.now(timezone.utc),
+        }
+
+
+def render(tokenizer, messages: list[Message]) -> list[int]:
+    """Token ids of a conversation, ending with the assistant generation prompt."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def reflection_conversation(task: Task, row: Row, first_attempt: str) -> list[Message]:
+    return [*task.prompt_messages(row), {"role": "assistant", "content": first_attempt},
+            {"role": "user", "content": task.reflection_prompt()}]
+
+
+def retry_conversation(task: Task, conversation: list[Message], reflection: str) -> list[Message]:
+    return [*conversation, {"role": "assistant", "content": reflection}, {"role": "user", "content": task.retry_prompt()}]
+
+
+def run_episodes(task: Task, rows: list[Row], engine: Engine, cfg: EpisodeConfig) -> list[Episode]:
+    tok = engine.tokenizer
+    jobs = [(row, k) for row in rows for k in range(cfg.samples_per_task)]
+    convs = [task.prompt_messages(row) for row, _ in jobs]
+    prompt_ids = [render(tok, c) for c in convs]
+    firsts = engine.generate(prompt_ids, cfg.attempt)
+    episodes = [
+        Episode(row=row, sample_idx=k, prompt=tok.decode(ids), prompt_tokens=len(ids), first=gen,
+                first_verdict=task.verify(row, gen.text))
+        for (row, k), ids, gen in zip(jobs, prompt_ids, firsts)
+    ]
+    failed = [e for e in episodes if not e.first_verdict.correct] if cfg.reflect else []
+    if failed:
+        reflect_convs = [reflection_conversation(task, e.row, e.first.text) for e in failed]
+        reflections = engine.generate([render(tok, c) for c in reflect_convs], cfg.reflection)
+        retry_convs = [retry_conversation(task, c, g.text) for c, g in zip(reflect_convs, reflections)]
+        retries = engine.generate([render(tok, c) for c in retry_convs], cfg.retry)
+        for e, refl, retry in zip(failed, reflections, retries):
+            e.reflection, e.retry, e.retry_verdict = refl, retry, task.verify(e.row, retry.text)
+    now = datetime.now(timezone.utc)
+    for e in episodes:
+        e.finished_at = now
+    return episodes

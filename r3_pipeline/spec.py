@@ -1,0 +1,157 @@
+"""Pipeline specs: one YAML file in assets/specs/ per pipeline (task x model x mining/training/evaluation).
+
+A spec is parsed into typed dataclasses before any work starts; an unknown or ill-typed key fails with a
+message naming the field. Training settings are a preset from assets/presets/ plus overrides, both checked
+against R3Config's fields when the training process builds its config.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from r3_pipeline.models.embedded import EmbeddedModelConfig
+from r3_pipeline.prompts import ASSETS_DIR
+from r3_pipeline.training.warm_start import WarmStartConfig
+
+SPECS_DIR = ASSETS_DIR / "specs"
+PRESETS_DIR = ASSETS_DIR / "presets"
+
+
+class SpecError(ValueError):
+    pass
+
+
+@dataclass
+class TaskSpec:
+    name: str = field(default="countdown", metadata={"help": "Registered task name (r3_pipeline.tasks.TASKS)."})
+    config: dict = field(default_factory=dict, metadata={"help": "The task's config dataclass fields."})
+
+
+@dataclass
+class ModelSpec:
+    source: str = field(default="embedded", metadata={"help": "'embedded' builds the tiny default; else a hub id or local path."})
+    embedded: EmbeddedModelConfig = field(default_factory=EmbeddedModelConfig, metadata={"help": "Embedded model shape."})
+    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig, metadata={"help": "Warm start of the embedded model."})
+
+
+@dataclass
+class MiningSpec:
+    num_tasks: int = field(default=800, metadata={"help": "Train tasks (not used by the warm start) mined per run."})
+    samples_per_task: int = field(default=4, metadata={"help": "Samples per task (the paper uses up to 64)."})
+    keep: str = field(default="all", metadata={"help": "'all': keep a task when every sample fails; 'any': when one does."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the mined attempts."})
+    max_new_tokens: int = field(default=64, metadata={"help": "Length bound of each generated turn."})
+
+
+@dataclass
+class TrainingSpec:
+    preset: str = field(default="cpu", metadata={"help": "Preset file in assets/presets/ (R3Config fields)."})
+    overrides: dict = field(default_factory=dict, metadata={"help": "R3Config fields replacing the preset's."})
+    launcher: list = field(default_factory=lambda: ["accelerate", "launch", "--num_processes", "1", "--num_machines", "1",
+                                                   "--mixed_precision", "no", "--dynamo_backend", "no"],
+                           metadata={"help": "Command prefix that starts the training module (accelerate flags)."})
+
+
+@dataclass
+class EvaluationSpec:
+    num_tasks: int = field(default=500, metadata={"help": "Held-out test tasks evaluated (0 = all)."})
+    max_new_tokens: int = field(default=64, metadata={"help": "Length bound of each generated turn."})
+    batch_size: int = field(default=128, metadata={"help": "Sequences per generate() call."})
+
+
+@dataclass
+class RegistrySpec:
+    name: str = field(default="", metadata={"help": "MLflow registered model name (default r3-<spec name>)."})
+
+
+@dataclass
+class ScheduleSpec:
+    cron: str = field(default="0 3 * * 1", metadata={"help": "Cron of the retraining schedule (weekly by default)."})
+    running: bool = field(default=False, metadata={"help": "Start the schedule RUNNING instead of STOPPED."})
+
+
+@dataclass
+class Spec:
+    name: str
+    description: str = ""
+    task: TaskSpec = field(default_factory=TaskSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    mining: MiningSpec = field(default_factory=MiningSpec)
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    registry: RegistrySpec = field(default_factory=RegistrySpec)
+    schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
+
+    @property
+    def registered_name(self) -> str:
+        return self.registry.name or f"r3-{self.name}"
+
+    def training_args(self) -> dict:
+        path = PRESETS_DIR / f"{self.training.preset}.yaml"
+        if not path.is_file():
+            raise SpecError(f"spec {self.name}: training.preset: no preset file {path}")
+        return {**(yaml.safe_load(path.read_text()) or {}), **self.training.overrides}
+
+
+def _build(cls, data: Any, where: str):
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise SpecError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    kwargs = {}
+    for name, value in data.items():
+        f = known[name]
+        default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+        default = None if default is MISSING else default
+        if hasattr(default, "__dataclass_fields__"):
+            value = _build(type(default), value, f"{where}.{name}")
+        elif not _type_ok(default, value):
+            raise SpecError(f"{where}.{name}: expected {type(default).__name__}, got {value!r}")
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+
+
+def _type_ok(default: Any, value: Any) -> bool:
+    if default is None or default.__class__ is object:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, type(default))
+
+
+def parse_spec(data: Any, where: str = "spec") -> Spec:
+    if isinstance(data, dict) and not re.fullmatch(r"[a-z][a-z0-9_]*", str(data.get("name", ""))):
+        raise SpecError(f"{where}.name: required, lowercase letters, digits and _ (it prefixes asset keys)")
+    spec = _build(Spec, data, where)
+    if spec.mining.keep not in ("all", "any"):
+        raise SpecError(f"{where}.mining.keep: expected 'all' or 'any', got {spec.mining.keep!r}")
+    from r3_pipeline.tasks import TASKS
+
+    if spec.task.name not in TASKS:
+        raise SpecError(f"{where}.task.name: unknown task {spec.task.name!r}; known: {', '.join(TASKS)}")
+    return spec
+
+
+def load_spec(path: str | Path) -> Spec:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    return parse_spec(data, str(path.name))
+
+
+def load_specs(directory: Path = SPECS_DIR) -> list[Spec]:
+    return [load_spec(p) for p in sorted(directory.glob("*.yaml"))]

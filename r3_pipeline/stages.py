@@ -1,0 +1,234 @@
+"""One function per pipeline stage, free of Dagster: prepare tasks, build the base model, mine failures,
+prepare training, evaluate, register. The Dagster assets in `defs/` are thin wrappers over these, and the
+same functions can run from a notebook or script. Each stage reads and writes the files named in `layout`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from r3_pipeline import evaluation, tracking
+from r3_pipeline.layout import Layout, read_json, read_jsonl, write_json, write_jsonl
+from r3_pipeline.models.loading import default_device, load_model, save_model
+from r3_pipeline.rollout.engines import Sampling, TransformersEngine
+from r3_pipeline.rollout.episodes import Episode, EpisodeConfig, run_episodes
+from r3_pipeline.spec import Spec
+from r3_pipeline.store import TrajectoryStore
+from r3_pipeline.tasks import make_task
+from r3_pipeline.tasks.base import Row
+from r3_pipeline.training.train import TrainJob
+from r3_pipeline.training.warm_start import train_embedded_model
+
+
+def task_for(spec: Spec):
+    return make_task(spec.task.name, spec.task.config)
+
+
+def load_split(spec: Spec, layout: Layout, split: str) -> list[Row]:
+    return read_jsonl(layout.spec_dir(spec.name, "tasks") / f"{split}.jsonl")
+
+
+# -- tasks -------------------------------------------------------------------------------------------------
+
+def prepare_tasks(spec: Spec, layout: Layout) -> dict:
+    splits = task_for(spec).build_splits()
+    out = layout.spec_dir(spec.name, "tasks")
+    for name in ("train", "test", "rejected"):
+        write_jsonl(out / f"{name}.jsonl", getattr(splits, name))
+    if splits.rejected:
+        TrajectoryStore(layout.store_root).write_table("rejected_rows", [
+            {"spec": spec.name, "task": spec.task.name, "reason": r.get("reject_reason", ""), "row": str(r)}
+            for r in splits.rejected])
+    return {"train": len(splits.train), "test": len(splits.test), "rejected": len(splits.rejected)}
+
+
+def overlap(train: list[Row], test: list[Row]) -> int:
+    """Test rows whose task id or problem content also appears in train."""
+    def key(r: Row) -> str:
+        return str(sorted((k, str(v)) for k, v in r.items() if k not in ("task_id", "solution")))
+
+    train_ids, train_keys = {r["task_id"] for r in train}, {key(r) for r in train}
+    return sum(r["task_id"] in train_ids or key(r) in train_keys for r in test)
+
+
+def verifier_sanity(spec: Spec, rows: list[Row], seed: int = 0) -> dict:
+    """Every reference answer must verify correct and every corrupted one wrong."""
+    task, rng = task_for(spec), random.Random(seed)
+    bad_reference = [r["task_id"] for r in rows if not task.verify(r, task.reference_response(r)).correct]
+    bad_corrupt = [r["task_id"] for r in rows if task.verify(r, task.corrupt_response(r, rng)).correct]
+    return {"rows": len(rows), "reference_failed": bad_reference[:20], "corrupt_passed": bad_corrupt[:20],
+            "ok": not bad_reference and not bad_corrupt}
+
+
+# -- base model --------------------------------------------------------------------------------------------
+
+def build_base_model(spec: Spec, layout: Layout, start_from: str = "spec") -> dict:
+    """`spec`: the spec's model (the embedded default is built and warm-started); `champion`: the current
+    MLflow champion of this spec, so a scheduled retraining improves on the best model so far."""
+    out = layout.spec_dir(spec.name, "base_model")
+    t0 = time.monotonic()
+    if start_from == "champion":
+        info = _champion_to_dir(spec, layout, out)
+    elif start_from != "spec":
+        raise ValueError(f"start_from must be 'spec' or 'champion', got {start_from!r}")
+    elif spec.model.source == "embedded":
+        rows = load_split(spec, layout, "train")[: spec.model.warm_start.num_rows]
+        stats = train_embedded_model(task_for(spec), rows, spec.model.embedded, spec.model.warm_start, out / "model")
+        info = {"model_id": f"{spec.name}:embedded", "path": str(out / "model"), **stats}
+    else:
+        info = {"model_id": spec.model.source, "path": spec.model.source}
+    info["seconds"] = round(time.monotonic() - t0, 1)
+    write_json(out / "info.json", info)
+    return info
+
+
+def _champion_to_dir(spec: Spec, layout: Layout, out: Path) -> dict:
+    import mlflow
+
+    tracking.configure(layout.home, spec.name)
+    uri = tracking.champion_uri(spec.registered_name)
+    if uri is None:
+        raise ValueError(f"no champion registered for {spec.registered_name}; materialize once with start_from='spec'")
+    parts = mlflow.transformers.load_model(uri, return_type="components")
+    version = mlflow.MlflowClient().get_model_version_by_alias(spec.registered_name, "champion").version
+    save_model(parts["model"], parts["tokenizer"], out / "model")
+    return {"model_id": f"{spec.registered_name}/v{version}", "path": str(out / "model")}
+
+
+def base_model_info(spec: Spec, layout: Layout) -> dict:
+    return read_json(layout.spec_dir(spec.name, "base_model") / "info.json")
+
+
+def engine_for(path: str, batch_size: int) -> TransformersEngine:
+    model, tokenizer = load_model(path, device=default_device())
+    return TransformersEngine(model, tokenizer, batch_size)
+
+
+# -- baseline: failure mining ------------------------------------------------------------------------------
+
+def mine_failures(spec: Spec, layout: Layout, run_id: str) -> dict:
+    """Sample the base model k times on train tasks it has not trained on; keep the failed tasks."""
+    store, base = TrajectoryStore(layout.store_root), base_model_info(spec, layout)
+    trained = {r[0] for r in store.sql("SELECT DISTINCT task_id FROM episodes WHERE spec = ? AND stage = 'training'", [spec.name])[1]}
+    pool = [r for r in load_split(spec, layout, "train")[spec.model.warm_start.num_rows:] if r["task_id"] not in trained]
+    rows = pool[: spec.mining.num_tasks]
+    m = spec.mining
+    cfg = EpisodeConfig(samples_per_task=m.samples_per_task,
+                        attempt=Sampling(m.temperature, 1.0, m.max_new_tokens, seed=1),
+                        reflection=Sampling(0.0, 1.0, m.max_new_tokens), retry=Sampling(0.0, 1.0, m.max_new_tokens))
+    t0 = time.monotonic()
+    episodes = run_episodes(task_for(spec), rows, engine_for(base["path"], spec.evaluation.batch_size), cfg)
+    seconds = time.monotonic() - t0
+    store.write([e.to_record(spec=spec.name, stage="mining", run_id=run_id, model_id=base["model_id"],
+                             task=spec.task.name) for e in episodes],
+                name=f"mining-{spec.name}-{run_id}")
+    failures = failure_set(episodes, m.keep)
+    write_jsonl(layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl", failures)
+    acc = evaluation.accuracy(episodes)
+    return {"tasks_mined": len(rows), "tasks_excluded_as_trained": len(trained), "samples": len(episodes),
+            "failures": len(failures), "failure_rate": len(failures) / max(len(rows), 1),
+            "sample_first_accuracy": acc.first, "sample_second_accuracy": acc.second, "seconds": round(seconds, 1)}
+
+
+def failure_set(episodes: list[Episode], keep: str) -> list[dict]:
+    """One entry per failed task with one of its failed attempts. keep='all': every sample failed; 'any': one did."""
+    by_task: dict[str, list[Episode]] = {}
+    for e in episodes:
+        by_task.setdefault(e.row["task_id"], []).append(e)
+    out = []
+    for group in by_task.values():
+        failed = [e for e in group if not e.first_verdict.correct]
+        if failed and (keep == "any" or len(failed) == len(group)):
+            out.append({"row": failed[0].row, "failed_attempt": failed[0].first.text, "samples": len(group),
+                        "failed_samples": len(failed)})
+    return out
+
+
+# -- training ----------------------------------------------------------------------------------------------
+
+def training_job(spec: Spec, layout: Layout, run_id: str) -> TrainJob:
+    out = layout.spec_dir(spec.name, "r3_model")
+    experiment = tracking.configure(layout.home, spec.name)
+    run_file = out / "mlflow_run.json"
+    # Reuse the MLflow run of an interrupted training in the same output dir, so a resume logs to one run.
+    if run_file.exists() and not (out / "result.json").exists():
+        mlflow_run_id = read_json(run_file)["run_id"]
+    else:
+        import mlflow
+
+        with mlflow.start_run(experiment_id=experiment, run_name=f"{spec.name}-{run_id[:8]}") as run:
+            mlflow.set_tags({"spec": spec.name, "dagster_run_id": run_id, "task": spec.task.name})
+            mlflow_run_id = run.info.run_id
+        write_json(run_file, {"run_id": mlflow_run_id})
+        (out / "result.json").unlink(missing_ok=True)
+        _clear_checkpoints(out / "checkpoints")
+    base = base_model_info(spec, layout)
+    return TrainJob(task=spec.task.name, task_config=spec.task.config, model_path=base["path"],
+                    failures_path=str(layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl"),
+                    output_dir=str(out), r3=spec.training_args(), mlflow_uri=tracking.tracking_uri(layout.home),
+                    mlflow_run_id=mlflow_run_id, store_root=str(layout.store_root), spec=spec.name, run_id=run_id,
+                    model_id=base["model_id"])
+
+
+def _clear_checkpoints(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path)
+
+
+def trained_model_info(spec: Spec, layout: Layout) -> dict:
+    out = layout.spec_dir(spec.name, "r3_model")
+    result, run = read_json(out / "result.json"), read_json(out / "mlflow_run.json")
+    return {**result, "mlflow_run_id": run["run_id"], "model_id": f"{spec.name}:r3:{run['run_id'][:12]}"}
+
+
+# -- evaluation --------------------------------------------------------------------------------------------
+
+def evaluate(spec: Spec, layout: Layout, run_id: str) -> dict:
+    """Base vs trained on the held-out test split, first and second attempt, greedy decoding."""
+    import mlflow
+
+    rows = load_split(spec, layout, "test")
+    rows = rows[: spec.evaluation.num_tasks] if spec.evaluation.num_tasks else rows
+    greedy = Sampling(0.0, 1.0, spec.evaluation.max_new_tokens)
+    cfg = EpisodeConfig(attempt=greedy, reflection=greedy, retry=greedy)
+    store, task = TrajectoryStore(layout.store_root), task_for(spec)
+    models = {"base": base_model_info(spec, layout), "trained": trained_model_info(spec, layout)}
+    results, timing = {}, {}
+    for label, info in models.items():
+        path = info["path"] if label == "base" else info["final_model"]
+        t0 = time.monotonic()
+        episodes = run_episodes(task, rows, engine_for(path, spec.evaluation.batch_size), cfg)
+        timing[label] = round(time.monotonic() - t0, 1)
+        store.write([e.to_record(spec=spec.name, stage="evaluation", run_id=run_id, model_id=info["model_id"],
+                                 task=spec.task.name) for e in episodes],
+                    name=f"evaluation-{spec.name}-{label}-{run_id}")
+        results[label] = evaluation.accuracy(episodes)
+    tracking.configure(layout.home, spec.name)
+    with mlflow.start_run(run_id=models["trained"]["mlflow_run_id"]):
+        for label, acc in results.items():
+            mlflow.log_metrics({f"eval_{label}_first_attempt": acc.first, f"eval_{label}_second_attempt": acc.second})
+    out = {"spec": spec.name, "task": spec.task.name, "n": len(rows), "seconds": timing,
+           "models": {k: v["model_id"] for k, v in models.items()},
+           "results": {k: v.as_dict() for k, v in results.items()}}
+    write_json(layout.spec_dir(spec.name, "evaluation") / "results.json", out)
+    return {**out, "table": evaluation.markdown_table(results),
+            "plot_png": evaluation.accuracy_plot_png(results, f"{spec.name}: held-out accuracy")}
+
+
+# -- registry ----------------------------------------------------------------------------------------------
+
+def register(spec: Spec, layout: Layout) -> dict:
+    results = read_json(layout.spec_dir(spec.name, "evaluation") / "results.json")["results"]
+    trained = trained_model_info(spec, layout)
+    tracking.configure(layout.home, spec.name)
+    version = tracking.log_model_version(Path(trained["final_model"]), spec.registered_name, trained["mlflow_run_id"])
+    promo = tracking.promote(spec.registered_name, version, results["trained"]["second"], results["base"]["second"])
+    info = {"registered_name": spec.registered_name, "version": promo.version, "alias": promo.alias,
+            "reason": promo.reason, "previous_champion": promo.previous_champion,
+            "model_uri": f"models:/{spec.registered_name}/{promo.version}", "mlflow_run_id": trained["mlflow_run_id"]}
+    write_json(layout.spec_dir(spec.name) / "registry.json", info)
+    return info

@@ -1,0 +1,47 @@
+"""What a pipeline run achieved, for people (a printed table) and for programs (`<R3_HOME>/summary.json`)."""
+
+from __future__ import annotations
+
+from r3_pipeline.layout import Layout, read_json, write_json
+from r3_pipeline.spec import Spec
+
+
+def _pct(acc: float, ci) -> str:
+    return f"{100 * acc:5.1f}% [{100 * ci[0]:4.1f}, {100 * ci[1]:4.1f}]"
+
+
+def build_summary(specs: list[Spec], layout: Layout, step_seconds: dict[str, dict[str, float]] | None = None) -> dict:
+    out = {"home": str(layout.home), "trajectories": str(layout.store_root),
+           "mlflow_tracking_uri": f"sqlite:///{layout.home / 'mlflow.db'}", "specs": {}}
+    for spec in specs:
+        eval_path = layout.spec_dir(spec.name, "evaluation") / "results.json"
+        reg_path = layout.spec_dir(spec.name) / "registry.json"
+        if not eval_path.exists():
+            continue
+        ev = read_json(eval_path)
+        out["specs"][spec.name] = {
+            "task": ev["task"], "n_test": ev["n"], "results": ev["results"], "models": ev["models"],
+            "registry": read_json(reg_path) if reg_path.exists() else None,
+            "seconds_per_asset": (step_seconds or {}).get(spec.name, {}),
+        }
+    write_json(layout.summary_path, out)
+    return out
+
+
+def format_summary(summary: dict) -> str:
+    lines = []
+    for name, s in summary["specs"].items():
+        lines.append(f"\n== {name} ({s['task']}, {s['n_test']} held-out tasks; accuracy with 95% Wilson interval)")
+        lines.append(f"{'model':<10} {'first attempt':>24} {'second attempt':>24}")
+        for label, r in s["results"].items():
+            lines.append(f"{label:<10} {_pct(r['first'], r['first_ci']):>24} {_pct(r['second'], r['second_ci']):>24}")
+        reg = s.get("registry")
+        if reg:
+            lines.append(f"registered: {reg['model_uri']} alias={reg['alias']} ({reg['reason']})")
+            lines.append(f"mlflow run: {reg['mlflow_run_id']}")
+        if s["seconds_per_asset"]:
+            lines.append("seconds per asset: " + ", ".join(f"{k} {v:.0f}" for k, v in s["seconds_per_asset"].items()))
+    lines.append(f"\ntrajectories: {summary['trajectories']} (query: r3 sql \"SELECT * FROM retry_success\")")
+    lines.append(f"mlflow: {summary['mlflow_tracking_uri']} (UI: make mlflow-ui)")
+    lines.append(f"summary json: {summary['home']}/summary.json")
+    return "\n".join(lines)

@@ -1,0 +1,211 @@
+"""The Countdown task: reach a target number from given numbers with + - * /, each number used exactly once.
+
+This is the paper's arithmetic task. Problems are generated from a seed and kept only when the exact solver
+finds a solution, so every row is provably solvable and carries a reference solution. A row is a pure function
+of its problem key (sorted numbers, target): the same problem gets the same task_id, number order and solution
+whatever seed produced it, so ids are safe to join on across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+
+from r3_pipeline.prompts import load_prompts
+from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
+from r3_pipeline.tasks.countdown_math import solve
+from r3_pipeline.tasks.countdown_teacher import teacher_reflection
+from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE, verify_countdown
+
+MAX_COUNT = 6  # the solver's cost grows steeply past this many numbers
+_CORRUPT_OPS = "+-*/"
+_CORRUPT_TRIES = 20
+_MAX_DRAWS_PER_PROBLEM = 10_000  # keeps a config with too few distinct problems from looping forever
+ProblemKey = tuple[tuple[int, ...], int]
+
+
+@dataclass
+class CountdownConfig:
+    """Settings for generating Countdown problems."""
+
+    seed: int = field(default=0, metadata={"help": "Random seed for problem generation; same seed, same splits."})
+    num_train: int = field(default=2000, metadata={"help": "Number of training problems."})
+    num_test: int = field(default=300, metadata={"help": "Number of test problems (disjoint from train)."})
+    counts: list[int] = field(
+        default_factory=lambda: [3, 4],
+        metadata={"help": "How many numbers a problem has, drawn uniformly from this list (each 1 to 6)."},
+    )
+    min_number: int = field(default=1, metadata={"help": "Smallest number that can be drawn (>= 0)."})
+    max_number: int = field(default=20, metadata={"help": "Largest number that can be drawn."})
+    min_target: int = field(default=1, metadata={"help": "Smallest target."})
+    max_target: int = field(default=100, metadata={"help": "Largest target."})
+    prompts_path: str | None = field(
+        default=None, metadata={"help": "Prompt YAML to use instead of assets/prompts/countdown.yaml."}
+    )
+
+    def __post_init__(self) -> None:
+        self.counts = list(self.counts)
+        problem = _config_problem(self)
+        if problem:
+            raise ValueError(f"invalid CountdownConfig: {problem}")
+
+
+def _config_problem(cfg: CountdownConfig) -> str | None:
+    ints = ("seed", "num_train", "num_test", "min_number", "max_number", "min_target", "max_target")
+    for name in ints:
+        if not _is_int(getattr(cfg, name)):
+            return f"{name} must be an int, got {getattr(cfg, name)!r}"
+    if cfg.num_train < 0 or cfg.num_test < 0:
+        return "num_train and num_test must be >= 0"
+    if not cfg.counts or not all(_is_int(c) and 1 <= c <= MAX_COUNT for c in cfg.counts):
+        return f"counts must be a non-empty list of ints in [1, {MAX_COUNT}], got {cfg.counts!r}"
+    if not 0 <= cfg.min_number <= cfg.max_number < MAX_MAGNITUDE:
+        return "need 0 <= min_number <= max_number (< 10**12)"
+    if not -MAX_MAGNITUDE < cfg.min_target <= cfg.max_target < MAX_MAGNITUDE:
+        return "need min_target <= max_target (both of magnitude < 10**12)"
+    if cfg.prompts_path is not None and not isinstance(cfg.prompts_path, str):
+        return "prompts_path must be a string or None"
+    return None
+
+
+def problem_key(numbers: list[int], target: int) -> ProblemKey:
+    """Identity of a problem: the multiset of numbers and the target (number order does not matter)."""
+    return tuple(sorted(numbers)), target
+
+
+def task_id_for(numbers: list[int], target: int) -> str:
+    nums, tgt = problem_key(numbers, target)
+    digest = hashlib.sha256(f"{','.join(map(str, nums))}->{tgt}".encode()).hexdigest()
+    return f"countdown-{digest[:12]}"
+
+
+def make_row(numbers: list[int], target: int) -> Row | None:
+    """The canonical row for a problem, or None when it has no solution."""
+    solution = solve(numbers, target)
+    if solution is None:
+        return None
+    task_id = task_id_for(numbers, target)
+    # Shown order is shuffled by the problem's own hash, so it is varied yet identical for equal problems.
+    shown = sorted(numbers)
+    random.Random(task_id).shuffle(shown)
+    if not verify_countdown(shown, target, f"<answer>{solution}</answer>").correct:
+        raise RuntimeError(f"solver produced a solution that does not verify: {solution!r} for {numbers}, {target}")
+    return {"task_id": task_id, "numbers": shown, "target": target, "solution": solution}
+
+
+def validate_row(row: object) -> str | None:
+    """Why `row` is not a usable Countdown row (missing or ill-typed field), or None when it is fine."""
+    if not isinstance(row, dict):
+        return "not_an_object"
+    for name in ("task_id", "numbers", "target"):
+        if name not in row:
+            return f"missing_field:{name}"
+    if not isinstance(row["task_id"], str) or not row["task_id"]:
+        return "bad_field:task_id"
+    numbers = row["numbers"]
+    if not isinstance(numbers, list) or not 1 <= len(numbers) <= MAX_COUNT:
+        return "bad_field:numbers"
+    if not all(_is_int(n) and 0 <= n < MAX_MAGNITUDE for n in numbers):
+        return "bad_field:numbers"
+    if not _is_int(row["target"]) or abs(row["target"]) >= MAX_MAGNITUDE:
+        return "bad_field:target"
+    if row.get("solution") is not None and not isinstance(row["solution"], str):
+        return "bad_field:solution"
+    return None
+
+
+class CountdownTask:
+    """Countdown as a Task (see r3_pipeline.tasks.base.Task)."""
+
+    name = "countdown"
+
+    def __init__(self, config: CountdownConfig | None = None):
+        self.config = config or CountdownConfig()
+        self.prompts = load_prompts("countdown", self.config.prompts_path)
+
+    def build_splits(self) -> Splits:
+        """Draw num_train + num_test distinct solvable problems, then split: disjoint by construction."""
+        cfg = self.config
+        rows = _generate(cfg, cfg.num_train + cfg.num_test)
+        return Splits(train=rows[cfg.num_test :], test=rows[: cfg.num_test], rejected=[])
+
+    def prompt_messages(self, row: Row) -> list[Message]:
+        numbers = ", ".join(map(str, row["numbers"]))
+        return [{"role": "user", "content": self.prompts["attempt"].format(numbers=numbers, target=row["target"])}]
+
+    def verify(self, row: Row, response: str) -> Verdict:
+        return verify_countdown(row["numbers"], row["target"], response)
+
+    def reference_response(self, row: Row) -> str:
+        solution = row.get("solution") or solve(row["numbers"], row["target"])
+        if solution is None:
+            raise ValueError(f"row {row.get('task_id')!r} has no solution")
+        return f"<answer>{solution}</answer>"
+
+    def corrupt_response(self, row: Row, rng: random.Random) -> str:
+        """Numbers shuffled and joined by random operators, re-drawn until it is wrong; always verifies False."""
+        numbers = list(row["numbers"])
+        for _ in range(_CORRUPT_TRIES):
+            rng.shuffle(numbers)
+            ops = [rng.choice(_CORRUPT_OPS) for _ in numbers[1:]]
+            response = f"<answer>{_chain(numbers, ops)}</answer>"
+            if not self.verify(row, response).correct:
+                return response
+        # Fallback: an extra copy of a number can never use the numbers exactly once.
+        return f"<answer>{_chain(numbers + numbers[:1], ['+'] * len(numbers))}</answer>"
+
+    def reflection_prompt(self) -> str:
+        return self.prompts["reflection"]
+
+    def retry_prompt(self) -> str:
+        return self.prompts["retry"]
+
+    def teacher_reflection(self, row: Row, wrong_response: str) -> str:
+        return teacher_reflection(row, wrong_response)
+
+    def validate_row(self, row: object) -> str | None:
+        return validate_row(row)
+
+
+def _generate(cfg: CountdownConfig, wanted: int) -> list[Row]:
+    rng = random.Random(cfg.seed)
+    rows: dict[ProblemKey, Row] = {}
+    unsolvable: set[ProblemKey] = set()
+    while len(rows) < wanted:
+        # The count is drawn per problem and kept while searching, so counts stay uniform in the output even
+        # though fewer-number problems are far less often solvable.
+        count = rng.choice(cfg.counts)
+        key, row = _draw_new_problem(cfg, rng, count, rows, unsolvable)
+        rows[key] = row
+    return list(rows.values())
+
+
+def _draw_new_problem(
+    cfg: CountdownConfig, rng: random.Random, count: int, seen: dict[ProblemKey, Row], unsolvable: set[ProblemKey]
+) -> tuple[ProblemKey, Row]:
+    for _ in range(_MAX_DRAWS_PER_PROBLEM):
+        numbers = [rng.randint(cfg.min_number, cfg.max_number) for _ in range(count)]
+        target = rng.randint(cfg.min_target, cfg.max_target)
+        key = problem_key(numbers, target)
+        if key in seen or key in unsolvable:
+            continue
+        row = make_row(numbers, target)
+        if row is not None:
+            return key, row
+        unsolvable.add(key)
+    raise ValueError(
+        f"no new solvable {count}-number problem in {_MAX_DRAWS_PER_PROBLEM} draws: "
+        "the config allows too few distinct problems for num_train + num_test"
+    )
+
+
+def _chain(numbers: list[int], ops: list[str]) -> str:
+    parts = [str(numbers[0])]
+    for op, n in zip(ops, numbers[1:]):
+        parts += [op, str(n)]
+    return " ".join(parts)
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int

@@ -1,0 +1,169 @@
+"""Safe verifier for Countdown answers: model text is parsed and walked, never executed.
+
+The reward signal of R3 comes from this function, so it must be exact (rational arithmetic, no floats), total
+(never raises, whatever the string) and unexploitable (no eval, only a whitelist of AST nodes, every size bounded
+before work is done on it).
+
+Reason codes (`Verdict.reason`):
+  correct                      the expression uses exactly the given numbers and equals the target
+  no_answer                    no <answer>...</answer> pair, or the response is not a string
+  too_long                     response or answer text over the length bounds (checked before any parsing)
+  syntax                       the answer is not a Python-syntax arithmetic expression
+  disallowed:<NodeName>        a syntax node outside the whitelist, e.g. disallowed:Pow, disallowed:Call
+  disallowed:Constant:<type>   a literal that is not a plain int, e.g. disallowed:Constant:float
+  disallowed:literal_format    an int literal not written in plain decimal digits (0x10, 1_0)
+  disallowed:non_ascii         any non-ASCII character (look-alike digits, unicode minus, x signs)
+  disallowed:comment           a '#' (Python would silently drop the rest of the line)
+  too_deep                     expression tree deeper than MAX_DEPTH
+  too_large                    a literal or intermediate value with numerator/denominator >= MAX_MAGNITUDE
+  wrong_numbers                the literals are not exactly the given multiset of numbers
+  division_by_zero             a division by a (sub)expression equal to zero
+  wrong_value                  a valid expression that does not equal the target
+  internal_error:<Exception>   a bug guard; not expected to ever occur
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from fractions import Fraction
+
+from r3_pipeline.tasks.base import Verdict
+
+MAX_RESPONSE_CHARS = 20_000
+MAX_ANSWER_CHARS = 200
+MAX_DEPTH = 32
+MAX_MAGNITUDE = 10**12
+
+OPEN_TAG = "<answer>"
+CLOSE_TAG = "</answer>"
+
+_DECIMAL = re.compile(r"[0-9]+")
+_OPS = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+}
+
+
+class _Reject(Exception):
+    """Internal control flow: carries the reason code out of the tree walk."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def extract_answer(response: str) -> str | None:
+    """The stripped text of the LAST <answer>...</answer> pair, or None when there is no such pair.
+
+    "Last pair" means the last closing tag and the nearest opening tag before it, so stray or nested
+    opening tags earlier in the text do not leak into the answer.
+    """
+    if not isinstance(response, str):
+        return None
+    end = response.rfind(CLOSE_TAG)
+    if end < 0:
+        return None
+    start = response.rfind(OPEN_TAG, 0, end)
+    if start < 0:
+        return None
+    return response[start + len(OPEN_TAG) : end].strip()
+
+
+def verify_countdown(numbers: list[int], target: int, response: str) -> Verdict:
+    """Check that the last answer in `response` uses exactly `numbers` and evaluates exactly to `target`."""
+    try:
+        return _verify(numbers, target, response)
+    except _Reject as reject:
+        return Verdict(False, reject.reason)
+    except Exception as exc:  # noqa: BLE001 - a verifier must be total; see module docstring
+        return Verdict(False, f"internal_error:{type(exc).__name__}")
+
+
+def _verify(numbers: list[int], target: int, response: str) -> Verdict:
+    if not isinstance(response, str):
+        raise _Reject("no_answer")
+    if len(response) > MAX_RESPONSE_CHARS:
+        raise _Reject("too_long")
+    answer = extract_answer(response)
+    if answer is None:
+        raise _Reject("no_answer")
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise _Reject("too_long")
+    text = _expression_text(answer)
+    tree = _parse(text)
+    literals: list[int] = []
+    _check(tree.body, 1, literals, text)
+    if Counter(literals) != Counter(numbers):
+        raise _Reject("wrong_numbers")
+    value = _evaluate(tree.body)
+    if value != target:
+        raise _Reject("wrong_value")
+    return Verdict(True, "correct")
+
+
+def _expression_text(answer: str) -> str:
+    """The expression part of an answer, on one line.
+
+    Models often write the whole equation ("(8 - 3) * 4 = 20"); with exactly one '=' the left side is the
+    expression (the right side is ignored: the target comes from the row, not from the model). Whitespace
+    runs, newlines included, become single spaces because Python's eval-mode grammar rejects bare newlines.
+    """
+    if answer.count("=") == 1:
+        answer = answer.split("=", 1)[0]
+    return " ".join(answer.split())
+
+
+def _parse(text: str) -> ast.Expression:
+    if not text.isascii():
+        raise _Reject("disallowed:non_ascii")
+    if "#" in text:
+        raise _Reject("disallowed:comment")
+    try:
+        return ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        raise _Reject("syntax") from None
+
+
+def _check(node: ast.AST, depth: int, literals: list[int], text: str) -> None:
+    """Whitelist walk: bounds depth and literal size, collects int literals; raises _Reject on anything else."""
+    if depth > MAX_DEPTH:
+        raise _Reject("too_deep")
+    if isinstance(node, ast.BinOp):
+        if type(node.op) not in _OPS:
+            raise _Reject(f"disallowed:{type(node.op).__name__}")
+        _check(node.left, depth + 1, literals, text)
+        _check(node.right, depth + 1, literals, text)
+    elif isinstance(node, ast.Constant):
+        literals.append(_literal(node, text))
+    else:
+        raise _Reject(f"disallowed:{type(node).__name__}")
+
+
+def _literal(node: ast.Constant, text: str) -> int:
+    value = node.value
+    if type(value) is not int:  # excludes bool, which subclasses int
+        raise _Reject(f"disallowed:Constant:{type(value).__name__}")
+    # Only plain decimal digits count as "using the number": 0x14 or 2_0 are not how anyone writes 20.
+    if not _DECIMAL.fullmatch(text[node.col_offset : node.end_col_offset]):
+        raise _Reject("disallowed:literal_format")
+    if value >= MAX_MAGNITUDE:
+        raise _Reject("too_large")
+    return value
+
+
+def _evaluate(node: ast.AST) -> Fraction:
+    """Exact value of a tree that already passed `_check` (so only BinOp and int Constant remain)."""
+    if isinstance(node, ast.Constant):
+        return Fraction(node.value)
+    left = _evaluate(node.left)
+    right = _evaluate(node.right)
+    if isinstance(node.op, ast.Div) and right == 0:
+        raise _Reject("division_by_zero")
+    value = _OPS[type(node.op)](left, right)
+    if abs(value.numerator) >= MAX_MAGNITUDE or value.denominator >= MAX_MAGNITUDE:
+        raise _Reject("too_large")
+    return value

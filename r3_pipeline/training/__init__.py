@@ -1,0 +1,1 @@
+"""Training: the warm start of the embedded default and the R3 GRPO trainer (TRL)."""

@@ -1,0 +1,118 @@
+"""The R3 trainer: TRL's GRPOTrainer with a rollout that reflects and retries, rewarding only the reflection.
+
+Each training prompt is a failed attempt followed by the reflection request (from the failure set). The rollout
+samples a group of reflections per prompt, lets the model retry with each reflection in context, and verifies
+the retry. The completion handed to GRPO is `reflection + retry turn`, with `env_mask` = 1 on the reflection
+tokens only: the first attempt is in the prompt and the retry tokens are attended but masked, so only the
+reflection carries advantage and gradient. The reward is the retry's binary verdict (`reflection_reward`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from trl import GRPOConfig, GRPOTrainer
+
+from r3_pipeline.rollout.engines import Sampling, TransformersEngine
+from r3_pipeline.rollout.episodes import render, retry_conversation
+from r3_pipeline.tasks.base import Message, Row, Task
+
+
+@dataclass
+class R3Config(GRPOConfig):
+    reflection_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the reflections in a group."})
+    max_reflection_tokens: int = field(default=64, metadata={"help": "Length bound of a reflection."})
+    retry_temperature: float = field(default=0.0, metadata={"help": "Retry decoding; 0 (greedy) makes the reward a function of the reflection."})
+    max_retry_tokens: int = field(default=48, metadata={"help": "Length bound of the retry."})
+    generation_batch: int = field(default=64, metadata={"help": "Sequences per generate() call in the rollout."})
+
+
+def reflection_reward(completions, retry_correct, **_) -> list[float]:
+    """Binary reward: 1 when the retry that followed the reflection verified correct."""
+    return [1.0 if ok else 0.0 for ok in retry_correct]
+
+
+@dataclass
+class RolloutResult:
+    """What one rollout produced, for the trajectory store and logging."""
+
+    rows: list[Row]
+    prompts: list[list[Message]]
+    reflections: list[str]
+    reflection_tokens: list[int]
+    retries: list[str]
+    retry_correct: list[bool]
+    retry_reasons: list[str]
+    step: int
+
+
+def failure_prompt(task: Task, row: Row, failed_attempt: str) -> list[Message]:
+    return [*task.prompt_messages(row), {"role": "assistant", "content": failed_attempt},
+            {"role": "user", "content": task.reflection_prompt()}]
+
+
+def prompt_key(prompt: list[Message]) -> str:
+    return json.dumps(prompt, sort_keys=True)
+
+
+def make_r3_rollout(task: Task, rows_by_prompt: dict[str, Row], args: R3Config,
+                    on_rollout: Callable[[RolloutResult], None] | None = None):
+    """Build the `rollout_func` for GRPOTrainer. TRL passes each prompt `num_generations` times already."""
+
+    def rollout(prompts: list[list[Message]], trainer) -> dict:
+        tok = trainer.processing_class
+        engine = TransformersEngine(trainer.accelerator.unwrap_model(trainer.model), tok, args.generation_batch)
+        seed = args.seed + 7919 * (trainer.state.global_step + 1)
+        prompt_ids = [render(tok, p) for p in prompts]
+        reflections = engine.generate(prompt_ids, Sampling(args.reflection_temperature, 1.0, args.max_reflection_tokens, seed))
+        retry_convs = [retry_conversation(task, p, r.text) for p, r in zip(prompts, reflections)]
+        retry_ids = [render(tok, c) for c in retry_convs]
+        retries = engine.generate(retry_ids, Sampling(args.retry_temperature, 1.0, args.max_retry_tokens, seed + 1))
+        rows = [rows_by_prompt[prompt_key(p)] for p in prompts]
+        verdicts = [task.verify(row, r.text) for row, r in zip(rows, retries)]
+        completion_ids, env_mask = [], []
+        for p_ids, refl, r_ids, retry in zip(prompt_ids, reflections, retry_ids, retries):
+            bridge = _bridge(tok, p_ids, refl.ids, r_ids)
+            completion_ids.append(refl.ids + bridge + retry.ids)
+            env_mask.append([1] * len(refl.ids) + [0] * (len(bridge) + len(retry.ids)))
+        success = [v.correct for v in verdicts]
+        metrics = trainer._metrics["train"]
+        metrics["r3/retry_success"].append(sum(success) / len(success))
+        metrics["r3/reflection_tokens"].append(sum(len(r.ids) for r in reflections) / len(reflections))
+        if on_rollout:
+            on_rollout(RolloutResult(rows, prompts, [r.text for r in reflections], [len(r.ids) for r in reflections],
+                                     [r.text for r in retries], success, [v.reason for v in verdicts],
+                                     trainer.state.global_step))
+        return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None,
+                "env_mask": env_mask, "retry_correct": success}
+
+    return rollout
+
+
+def _bridge(tok, prompt_ids: list[int], reflection_ids: list[int], retry_prompt_ids: list[int]) -> list[int]:
+    """Tokens between the reflection and the retry: end of turn, the retry request, the assistant header.
+
+    Cut from the rendered retry prompt at the end-of-turn token that closes the reflection, so they match the
+    chat template even when re-tokenising the reflection text would not reproduce the sampled ids.
+    """
+    eos = tok.eos_token_id
+    tail = retry_prompt_ids[len(prompt_ids):]
+    bridge = tail[tail.index(eos):] if eos in tail else tail
+    return bridge[1:] if reflection_ids[-1:] == [eos] else bridge
+
+
+class R3Trainer(GRPOTrainer):
+    """GRPOTrainer wired for R3: `failures` are (row, failed attempt) pairs from failure mining."""
+
+    def __init__(self, model, args: R3Config, task: Task, failures: list[tuple[Row, str]], processing_class,
+                 on_rollout: Callable[[RolloutResult], None] | None = None, callbacks=None):
+        from datasets import Dataset
+
+        prompts = [failure_prompt(task, row, attempt) for row, attempt in failures]
+        rows_by_prompt = {prompt_key(p): row for p, (row, _) in zip(prompts, failures)}
+        dataset = Dataset.from_list([{"prompt": p} for p in prompts])
+        super().__init__(model=model, reward_funcs=[reflection_reward], args=args, train_dataset=dataset,
+                         processing_class=processing_class, callbacks=callbacks,
+                         rollout_func=make_r3_rollout(task, rows_by_prompt, args, on_rollout))

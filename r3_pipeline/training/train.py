@@ -1,0 +1,120 @@
+"""Entry point of the R3 training process: `accelerate launch -m r3_pipeline.training.train --job job.json`.
+
+Training runs in its own process so the same command scales from one CPU to many GPUs (accelerate decides
+the topology). The Dagster asset writes the job file, launches this, and receives progress through Pipes.
+A re-launch with the same output directory resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import mlflow
+import torch
+from transformers.trainer_utils import get_last_checkpoint
+
+from r3_pipeline.models.loading import load_model, save_model
+from r3_pipeline.rollout.episodes import render
+from r3_pipeline.store import TrajectoryStore, episode_id
+from r3_pipeline.tasks import make_task
+from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, RolloutResult
+from r3_pipeline.training.reporting import MetricsCallback, open_reporter
+
+
+@dataclass
+class TrainJob:
+    task: str
+    task_config: dict
+    model_path: str
+    failures_path: str  # JSONL of {"row": {...}, "failed_attempt": "..."}
+    output_dir: str
+    r3: dict = field(default_factory=dict)  # R3Config fields
+    mlflow_uri: str = ""
+    mlflow_run_id: str = ""
+    store_root: str = ""
+    spec: str = ""
+    run_id: str = ""
+    model_id: str = "base"
+
+    def write(self, path: Path) -> Path:
+        path.write_text(json.dumps(asdict(self), indent=2))
+        return path
+
+    @classmethod
+    def read(cls, path: Path) -> "TrainJob":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def r3_args(job: TrainJob) -> R3Config:
+    cpu = not torch.cuda.is_available()
+    defaults = dict(output_dir=str(Path(job.output_dir) / "checkpoints"), report_to="none", logging_steps=1,
+                    save_strategy="steps", save_total_limit=2, use_cpu=cpu, bf16=not cpu, remove_unused_columns=False)
+    return R3Config(**{**defaults, **job.r3})
+
+
+def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):
+    """Write each training rollout to the trajectory store (stage "training"), one file per step."""
+
+    def record(result: RolloutResult) -> None:
+        now = datetime.now(timezone.utc)
+        rows = []
+        for i, (row, prompt) in enumerate(zip(result.rows, result.prompts)):
+            first_prompt = prompt[:-2]
+            rows.append({
+                "episode_id": episode_id(job.spec, "training", job.output_dir, row["task_id"], i, result.step),
+                "spec": job.spec, "stage": "training", "run_id": job.run_id, "model_id": job.model_id,
+                "task": job.task, "task_id": row["task_id"], "sample_idx": i, "step": result.step,
+                "prompt": tokenizer.decode(render(tokenizer, first_prompt)), "first_attempt": prompt[-2]["content"],
+                "first_correct": False, "first_reason": "mined_failure",
+                "reflection": result.reflections[i], "retry": result.retries[i],
+                "retry_correct": result.retry_correct[i], "retry_reason": result.retry_reasons[i],
+                "reward": float(result.retry_correct[i]),
+                "prompt_tokens": len(render(tokenizer, first_prompt)), "first_tokens": 0,
+                "reflection_tokens": result.reflection_tokens[i], "retry_tokens": None,
+                "started_at": now, "finished_at": now,
+            })
+        # Named by output dir and step: a resumed run that replays a step replaces that file, never duplicates it.
+        store.write(rows, name=f"training-{episode_id(job.spec, job.output_dir)}-step{result.step:06d}")
+
+    return record
+
+
+def run(job: TrainJob) -> dict:
+    logging.basicConfig(level=logging.INFO)
+    task = make_task(job.task, job.task_config)
+    failures = [json.loads(line) for line in Path(job.failures_path).read_text().splitlines() if line.strip()]
+    pairs = [(f["row"], f["failed_attempt"]) for f in failures]
+    model, tokenizer = load_model(job.model_path)
+    args = r3_args(job)
+    if job.mlflow_uri:
+        mlflow.set_tracking_uri(job.mlflow_uri)
+    with open_reporter() as reporter, mlflow.start_run(run_id=job.mlflow_run_id or None):
+        mlflow.log_params({f"r3.{k}": v for k, v in job.r3.items()})
+        recorder = store_recorder(job, TrajectoryStore(Path(job.store_root)), tokenizer, task) if job.store_root else None
+        trainer = R3Trainer(model, args, task, pairs, tokenizer, on_rollout=recorder, callbacks=[MetricsCallback(reporter)])
+        resume = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+        if resume:
+            reporter.info(f"resuming from {resume}")
+        out = trainer.train(resume_from_checkpoint=resume)
+        final = save_model(trainer.model, tokenizer, Path(job.output_dir) / "final")
+        result = {"final_model": str(final), "global_step": trainer.state.global_step, "resumed_from": resume or "",
+                  "train_loss": out.training_loss, "failures": len(pairs),
+                  "train_seconds": out.metrics.get("train_runtime")}
+        (Path(job.output_dir) / "result.json").write_text(json.dumps(result, indent=2))
+        reporter.materialized(result)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--job", required=True, help="Path of the TrainJob JSON written by the r3_model asset.")
+    run(TrainJob.read(Path(parser.parse_args().job)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Warm start of the embedded default: supervised training that stands in for a real model's instruction tuning.
+
+The tiny model learns (a) the task format, solving some but not all tasks, (b) to answer a reflection request
+with text, and (c) to retry with the conversation in context. Conversations are built only from train rows;
+the held-out test rows are never passed here. In failure conversations the wrong first attempt is context
+only (no loss), so the model is never taught to fail.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
+from r3_pipeline.models.loading import save_model
+from r3_pipeline.models.tokenizer import train_tokenizer
+from r3_pipeline.tasks.base import Message, Row, Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WarmStartConfig:
+    num_rows: int = field(default=4000, metadata={"help": "Train rows reserved for the warm start (the rest feed R3)."})
+    failure_fraction: float = field(default=0.4, metadata={"help": "Share of conversations with a failed attempt, a reflection and a retry."})
+    max_minutes: float = field(default=7.0, metadata={"help": "Wall-clock budget for supervised training."})
+    max_steps: int = field(default=100_000, metadata={"help": "Step budget (whichever budget ends first)."})
+    batch_size: int = field(default=64, metadata={"help": "Conversations per optimizer step."})
+    learning_rate: float = field(default=2e-3, metadata={"help": "Peak AdamW learning rate (cosine decay over the step estimate)."})
+    seed: int = field(default=0, metadata={"help": "Seed for conversation sampling and batching."})
+
+
+def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) -> list[tuple[list[Message], list[bool]]]:
+    """Conversations with a per-message flag saying whether an assistant message is trained."""
+    rng = random.Random(cfg.seed)
+    out = []
+    for row in rows:
+        ask = task.prompt_messages(row)
+        answer = {"role": "assistant", "content": task.reference_response(row)}
+        if rng.random() >= cfg.failure_fraction:
+            out.append(([*ask, answer], [False] * len(ask) + [True]))
+            continue
+        wrong = task.corrupt_response(row, rng)
+        msgs = [*ask, {"role": "assistant", "content": wrong},
+                {"role": "user", "content": task.reflection_prompt()},
+                {"role": "assistant", "content": task.teacher_reflection(row, wrong)},
+                {"role": "user", "content": task.retry_prompt()}, answer]
+        out.append((msgs, [False] * len(ask) + [False, False, True, False, True]))
+    return out
+
+
+def tokenize_conversation(tokenizer, messages: list[Message], trained: list[bool]) -> tuple[list[int], list[int]]:
+    """Token ids and labels (-100 where no loss) for a conversation, via the tokenizer's chat template."""
+    ids: list[int] = []
+    labels: list[int] = []
+    prev = ""
+    for i, (msg, train) in enumerate(zip(messages, trained)):
+        header = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True) if train else None
+        full = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
+        if train and header.startswith(prev):
+            head_ids = tokenizer(header[len(prev):], add_special_tokens=False)["input_ids"]
+            body_ids = tokenizer(full[len(header):], add_special_tokens=False)["input_ids"]
+            ids += head_ids + body_ids
+            labels += [-100] * len(head_ids) + body_ids
+        else:
+            seg = tokenizer(full[len(prev):], add_special_tokens=False)["input_ids"]
+            ids += seg
+            labels += [-100] * len(seg)
+        prev = full
+    return ids, labels
+
+
+def train_embedded_model(task: Task, rows: list[Row], model_cfg: EmbeddedModelConfig, cfg: WarmStartConfig,
+                         out_dir: str | Path) -> dict:
+    """Build tokenizer and model from the train rows, run the warm start, save to `out_dir`. Returns stats."""
+    convs = warm_start_conversations(task, rows, cfg)
+    corpus = (m["content"] for msgs, _ in convs for m in msgs)
+    tokenizer = train_tokenizer(corpus, model_cfg.vocab_size)
+    model = build_embedded_model(model_cfg, tokenizer)
+    examples = [tokenize_conversation(tokenizer, m, t) for m, t in convs]
+    too_long = sum(len(ids) > model_cfg.max_positions for ids, _ in examples)
+    examples = [e for e in examples if len(e[0]) <= model_cfg.max_positions]
+    stats = _sft(model, tokenizer.pad_token_id, examples, cfg)
+    stats.update(parameters=sum(p.numel() for p in model.parameters()), conversations=len(examples),
+                 dropped_too_long=too_long, vocab_size=len(tokenizer))
+    save_model(model, tokenizer, out_dir)
+    return stats
+
+
+def _sft(model, pad_id: int, examples: list[tuple[list[int], list[int]]], cfg: WarmStartConfig) -> dict:
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.01, betas=(0.9, 0.98))
+    model.train()
+    start, step, losses = time.monotonic(), 0, []
+    budget_s = cfg.max_minutes * 60
+    est_steps = cfg.max_steps  # refined after the first steps from the measured speed
+    order: list[int] = []
+    while step < cfg.max_steps and time.monotonic() - start < budget_s:
+        if len(order) < cfg.batch_size:
+            order += _length_bucketed(examples, cfg.batch_size, rng)
+        batch = [examples[i] for i in order[: cfg.batch_size]]
+        del order[: cfg.batch_size]
+        width = max(len(ids) for ids, _ in batch)
+        input_ids = torch.tensor([ids + [pad_id] * (width - len(ids)) for ids, _ in batch])
+        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
+        attention = (torch.arange(width)[None, :] < torch.tensor([len(ids) for ids, _ in batch])[:, None]).long()
+        if step == 20:
+            est_steps = min(cfg.max_steps, int(budget_s / ((time.monotonic() - start) / 20)))
+        lr = cfg.learning_rate * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(est_steps, 1))))
+        for group in opt.param_groups:
+            group["lr"] = max(lr, cfg.learning_rate * 0.05)
+        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        step += 1
+        if step % 100 == 0:
+            log.info("warm start step %d loss %.4f", step, sum(losses[-100:]) / 100)
+    tail = losses[-50:] or [float("nan")]
+    model.eval()
+    return {"steps": step, "seconds": round(time.monotonic() - start, 1), "final_loss": sum(tail) / len(tail)}
+
+
+def _length_bucketed(examples, batch_size: int, rng: random.Random) -> list[int]:
+    """A shuffled epoch in which each run of `batch_size` indices has similar lengths (padding costs CPU time)."""
+    perm = rng.sample(range(len(examples)), len(examples))
+    window = batch_size * 16
+    batches = []
+    for start in range(0, len(perm), window):
+        chunk = sorted(perm[start : start + window], key=lambda i: len(examples[i][0]))
+        batches += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return [i for b in batches for i in b]

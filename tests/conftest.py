@@ -1,0 +1,52 @@
+"""Shared fixtures: a micro spec small enough to run the whole pipeline in about a minute on 2 CPU cores."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from r3_pipeline.spec import parse_spec
+
+REPO = Path(__file__).resolve().parent.parent
+
+MICRO_SPEC = {
+    "name": "micro",
+    "description": "Tiny end-to-end spec for tests.",
+    "task": {"name": "countdown", "config": {"seed": 1, "num_train": 160, "num_test": 24, "counts": [3],
+                                            "max_number": 10, "max_target": 30}},
+    "model": {"source": "embedded",
+              "embedded": {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2,
+                           "intermediate_size": 128, "vocab_size": 300},
+              "warm_start": {"num_rows": 100, "max_minutes": 0.25, "batch_size": 32}},
+    "mining": {"num_tasks": 24, "samples_per_task": 2, "keep": "any", "max_new_tokens": 24},
+    "training": {"preset": "cpu", "overrides": {"max_steps": 3, "num_generations": 4,
+                                                "per_device_train_batch_size": 8, "save_steps": 2,
+                                                "max_reflection_tokens": 16, "max_retry_tokens": 16}},
+    "evaluation": {"num_tasks": 24, "max_new_tokens": 24},
+    "registry": {"name": "r3-micro-test"},
+}
+
+
+@pytest.fixture
+def micro_spec():
+    return parse_spec(MICRO_SPEC)
+
+
+@pytest.fixture
+def specs_dir(tmp_path) -> Path:
+    d = tmp_path / "specs"
+    d.mkdir()
+    (d / "micro.yaml").write_text(yaml.safe_dump(MICRO_SPEC))
+    return d
+
+
+@pytest.fixture
+def dagster_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
