@@ -71,7 +71,8 @@ def accuracy_plot_png(results: dict[str, Accuracy], title: str) -> bytes:
         xs = [i + (j - 0.5) * 0.38 for i in range(len(names))]
         vals = [100 * getattr(results[n], key) for n in names]
         cis = [getattr(results[n], f"{key}_ci") for n in names]
-        err = [[v - 100 * lo for v, (lo, _) in zip(vals, cis)], [100 * hi - v for v, (_, hi) in zip(vals, cis)]]
+        err = [[max(0.0, v - 100 * lo) for v, (lo, _) in zip(vals, cis)],
+               [max(0.0, 100 * hi - v) for v, (_, hi) in zip(vals, cis)]]
         ax.bar(xs, vals, width=0.38, yerr=err, capsize=3, label=label)
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel("accuracy (%)")

@@ -15,6 +15,8 @@ REQUIRED_KEYS = ("attempt", "reflection", "retry")
 def load_prompts(task_name: str, path: str | None = None) -> dict[str, str]:
     """Prompt templates for a task: keys `attempt`, `reflection`, `retry` (more are allowed)."""
     file = Path(path) if path else ASSETS_DIR / "prompts" / f"{task_name}.yaml"
+    if not file.is_absolute() and not file.exists():
+        file = ASSETS_DIR.parent / file  # relative paths in specs are relative to the repository root
     data = yaml.safe_load(file.read_text())
     missing = [k for k in REQUIRED_KEYS if not isinstance(data, dict) or not isinstance(data.get(k), str)]
     if missing:

@@ -47,8 +47,17 @@ def log_model_version(model_dir: Path, registered_name: str, run_id: str) -> str
     with mlflow.start_run(run_id=run_id):
         info = mlflow.transformers.log_model(
             transformers_model={"model": model, "tokenizer": tokenizer}, name="model", task="text-generation",
+            pip_requirements=_requirements(),
         )
     return mlflow.register_model(info.model_uri, registered_name).version
+
+
+def _requirements() -> list[str]:
+    """Explicit requirements: MLflow's defaults for the transformers flavor name torchvision, which a CPU-only
+    install (and many GPU ones) does not have, and resolving it fails."""
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p).split('+')[0]}" for p in ("torch", "transformers", "tokenizers", "accelerate")]
 
 
 def promote(registered_name: str, version: str, score: float, baseline_score: float) -> Promotion:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
+from r3_pipeline.models.loading import load_model, save_model
 from r3_pipeline.models.tokenizer import train_tokenizer
 from r3_pipeline.tasks import make_task
 from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, reflection_reward
@@ -28,6 +29,8 @@ def setup(tmp_path_factory):
     tok = train_tokenizer(corpus, 300)
     model = build_embedded_model(EmbeddedModelConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
                                                      intermediate_size=64), tok)
+    # From a directory, as the pipeline does (TRL builds the KL reference model from the model's path).
+    model, tok = load_model(save_model(model, tok, tmp_path_factory.mktemp("model")))
     args = R3Config(output_dir=str(tmp_path_factory.mktemp("r3")), use_cpu=True, report_to="none",
                     num_generations=G, per_device_train_batch_size=2 * G, max_steps=1, beta=0.001,
                     max_reflection_tokens=12, max_retry_tokens=8, remove_unused_columns=False)
@@ -60,16 +63,23 @@ def test_no_gradient_outside_reflection_tokens(setup):
     # Force non-zero advantages: with a random model all retries fail and GRPO advantages would be all zero.
     out["advantages"] = torch.linspace(-1.0, 1.0, out["completion_ids"].shape[0])
     captured = []
-    hook = trainer.model.lm_head.register_forward_hook(lambda m, i, o: (o.retain_grad(), captured.append(o)))
+    # TRL computes log-probs with a fused LM head, so logits never exist; the final norm's output at position t
+    # feeds only the prediction of token t+1, so its gradient says which tokens carry loss.
+    def keep(module, inputs, output):
+        output.retain_grad()
+        captured.append(output)
+
+    hook = trainer.model.model.norm.register_forward_hook(keep)
     try:
         trainer.model.train()
+        trainer.current_gradient_accumulation_steps = 1  # set by the training loop, which this test bypasses
         loss = trainer.compute_loss(trainer.model, out)
         loss.backward()
     finally:
         hook.remove()
-    k = out["completion_ids"].shape[1]
-    logits = captured[-1]
-    grad = logits.grad[:, -(k + 1):-1].norm(dim=-1)  # gradient at the position predicting each completion token
+    p, k = out["prompt_ids"].shape[1], out["completion_ids"].shape[1]
+    hidden = captured[-1]
+    grad = hidden.grad[:, p - 1 : p - 1 + k].norm(dim=-1)  # at the position predicting each completion token
     loss_mask = (out["completion_mask"] * out["tool_mask"]).bool()
     assert torch.all(grad[~loss_mask] == 0), "tokens outside the reflection received gradient"
     assert grad[loss_mask].gt(0).float().mean() > 0.9

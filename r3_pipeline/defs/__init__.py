@@ -1,6 +1,5 @@
 """The thin Dagster layer: definitions built from the specs in assets/specs/ over the r3_pipeline library."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

@@ -1,6 +1,5 @@
 """Run configuration of the assets, as Dagster Config classes (shown with help text in the launchpad)."""
 
-from __future__ import annotations
 
 from dataclasses import replace
 

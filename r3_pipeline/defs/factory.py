@@ -3,7 +3,6 @@
 with asset checks, a job and a retraining schedule. Asset bodies only call `r3_pipeline.stages`.
 """
 
-from __future__ import annotations
 
 import base64
 import sys
@@ -72,13 +71,13 @@ def spec_definitions(spec: Spec) -> dict:
     @asset(key=key("baseline"), deps=[key("base_model")], group_name=group,
            description="Failure mining: k samples per train task; failed tasks form the failure set.")
     def baseline(context: AssetExecutionContext, config: MiningConfig, r3: R3Home) -> MaterializeResult:
-        result = stages.mine_failures(config.apply(spec), r3.layout, context.run_id)
+        result = stages.mine_failures(config.apply(spec), r3.layout, context.run.run_id)
         return MaterializeResult(metadata=result)
 
     @asset(key=key("r3_model"), deps=[key("baseline")], group_name=group, pool="training",
            description="R3 training (TRL GRPO, reward on reflection tokens only) in its own process via accelerate.")
     def r3_model(context: AssetExecutionContext, r3: R3Home, pipes_subprocess_client: PipesSubprocessClient):
-        job = stages.training_job(spec, r3.layout, context.run_id)
+        job = stages.training_job(spec, r3.layout, context.run.run_id)
         job_path = job.write(r3.layout.spec_dir(spec.name, "r3_model") / "job.json")
         command = [*_resolve(spec.training.launcher), "-m", "r3_pipeline.training.train", "--job", str(job_path)]
         return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
@@ -86,7 +85,7 @@ def spec_definitions(spec: Spec) -> dict:
     @asset(key=key("evaluation"), deps=[key("r3_model")], group_name=group,
            description="Held-out first- and second-attempt accuracy, base vs trained, with 95% intervals.")
     def evaluation(context: AssetExecutionContext, config: EvaluationConfig, r3: R3Home) -> MaterializeResult:
-        out = stages.evaluate(config.apply(spec), r3.layout, context.run_id)
+        out = stages.evaluate(config.apply(spec), r3.layout, context.run.run_id)
         res = out["results"]
         return MaterializeResult(metadata={
             "accuracy": MetadataValue.md(out["table"]), "plot": _md_image(out["plot_png"]), "n": out["n"],

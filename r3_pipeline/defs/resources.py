@@ -1,6 +1,5 @@
 """Dagster resources, configured once: where the pipeline's files live, and the Pipes client for training."""
 
-from __future__ import annotations
 
 from dagster import ConfigurableResource
 from pydantic import Field

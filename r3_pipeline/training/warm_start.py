@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class WarmStartConfig:
     num_rows: int = field(default=4000, metadata={"help": "Train rows reserved for the warm start (the rest feed R3)."})
-    failure_fraction: float = field(default=0.4, metadata={"help": "Share of conversations with a failed attempt, a reflection and a retry."})
+    failure_fraction: float = field(default=0.25, metadata={"help": "Share of conversations with a failed attempt, a reflection and a retry."})
     max_minutes: float = field(default=7.0, metadata={"help": "Wall-clock budget for supervised training."})
     max_steps: int = field(default=100_000, metadata={"help": "Step budget (whichever budget ends first)."})
     batch_size: int = field(default=64, metadata={"help": "Conversations per optimizer step."})
@@ -53,6 +53,10 @@ def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) 
                 {"role": "user", "content": task.retry_prompt()}, answer]
         out.append((msgs, [False] * len(ask) + [False, False, True, False, True]))
     return out
+
+
+def _corpus_text(messages: list[Message]) -> str:
+    return "".join(f"{m['role']}\n{m['content']}\n" for m in messages)
 
 
 def tokenize_conversation(tokenizer, messages: list[Message], trained: list[bool]) -> tuple[list[int], list[int]]:
@@ -80,7 +84,8 @@ def train_embedded_model(task: Task, rows: list[Row], model_cfg: EmbeddedModelCo
                          out_dir: str | Path) -> dict:
     """Build tokenizer and model from the train rows, run the warm start, save to `out_dir`. Returns stats."""
     convs = warm_start_conversations(task, rows, cfg)
-    corpus = (m["content"] for msgs, _ in convs for m in msgs)
+    # Rendered conversations, so role names and template text get tokens of their own.
+    corpus = (_corpus_text(msgs) for msgs, _ in convs)
     tokenizer = train_tokenizer(corpus, model_cfg.vocab_size)
     model = build_embedded_model(model_cfg, tokenizer)
     examples = [tokenize_conversation(tokenizer, m, t) for m, t in convs]
