@@ -31,9 +31,7 @@ def _dagster_home(layout: Layout) -> Path:
 
 
 def cmd_run(args) -> int:
-    from dagster import DagsterInstance
-
-    from r3_pipeline.defs import build_definitions
+    from r3_pipeline.defs.run import materialize_specs
     from r3_pipeline.spec import load_specs
     from r3_pipeline.summary import build_summary, format_summary
 
@@ -44,17 +42,11 @@ def cmd_run(args) -> int:
     if args.spec and len(specs) != len(args.spec):
         print(f"unknown spec in {args.spec}; known: {[s.name for s in load_specs()]}", file=sys.stderr)
         return 2
-    defs = build_definitions()
-    seconds = {}
-    with DagsterInstance.get() as instance:
-        for spec in specs:
-            result = defs.get_job_def(f"{spec.name}_pipeline").execute_in_process(instance=instance, raise_on_error=False)
-            if not result.success:
-                print(f"pipeline {spec.name} failed (run {result.run_id}); see `make ui` for the logs", file=sys.stderr)
-                return 1
-            stats = instance.get_run_step_stats(result.run_id)
-            seconds[spec.name] = {s.step_key.split("__", 1)[-1]: (s.end_time or 0) - (s.start_time or 0) for s in stats}
+    seconds, failed = materialize_specs(specs)
     print(format_summary(build_summary(specs, layout, seconds)))
+    if failed:
+        print(f"failed: {', '.join(failed)}; see `make ui` for the logs", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -5,6 +5,7 @@ same functions can run from a notebook or script. Each stage reads and writes th
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from pathlib import Path
@@ -39,7 +40,8 @@ def prepare_tasks(spec: Spec, layout: Layout) -> dict:
         write_jsonl(out / f"{name}.jsonl", getattr(splits, name))
     if splits.rejected:
         TrajectoryStore(layout.store_root).write_table("rejected_rows", [
-            {"spec": spec.name, "task": spec.task.name, "reason": r.get("reject_reason", ""), "row": str(r)}
+            {"spec": spec.name, "task": spec.task.name, "reason": r.get("reject_reason", ""),
+             "row": json.dumps(r, default=str)}
             for r in splits.rejected])
     return {"train": len(splits.train), "test": len(splits.test), "rejected": len(splits.rejected)}
 
@@ -47,10 +49,19 @@ def prepare_tasks(spec: Spec, layout: Layout) -> dict:
 def overlap(train: list[Row], test: list[Row]) -> int:
     """Test rows whose task id or problem content also appears in train."""
     def key(r: Row) -> str:
-        return str(sorted((k, str(v)) for k, v in r.items() if k not in ("task_id", "solution")))
+        return str(sorted((k, str(v)) for k, v in r.items() if k not in ("task_id", "id", "solution")))
 
     train_ids, train_keys = {r["task_id"] for r in train}, {key(r) for r in train}
     return sum(r["task_id"] in train_ids or key(r) in train_keys for r in test)
+
+
+def rejection_rate(spec: Spec, layout: Layout) -> dict:
+    """Share of input rows set aside as invalid, against the task's `max_reject_rate` (0 when it has none)."""
+    counts = {s: len(load_split(spec, layout, s)) for s in ("train", "test", "rejected")}
+    total = sum(counts.values())
+    rate = counts["rejected"] / total if total else 0.0
+    limit = getattr(task_for(spec).config, "max_reject_rate", 0.0)
+    return {"rejected": counts["rejected"], "rows": total, "rate": rate, "max_rate": limit, "ok": rate <= limit}
 
 
 def verifier_sanity(spec: Spec, rows: list[Row], seed: int = 0) -> dict:

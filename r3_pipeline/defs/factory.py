@@ -56,6 +56,11 @@ def spec_definitions(spec: Spec) -> dict:
         n = stages.overlap(stages.load_split(spec, r3.layout, "train"), stages.load_split(spec, r3.layout, "test"))
         return AssetCheckResult(passed=n == 0, metadata={"overlapping_test_rows": n})
 
+    @asset_check(asset=key("tasks"), description="Rows set aside as invalid stay under the task's max_reject_rate.")
+    def rejection_rate(r3: R3Home) -> AssetCheckResult:
+        result = stages.rejection_rate(spec, r3.layout)
+        return AssetCheckResult(passed=result["ok"], metadata={k: v for k, v in result.items() if k != "ok"})
+
     @asset_check(asset=key("tasks"), description="Reference answers verify correct; corrupted answers verify wrong.")
     def verifier_sanity(r3: R3Home) -> AssetCheckResult:
         rows = stages.load_split(spec, r3.layout, "train")[:500] + stages.load_split(spec, r3.layout, "test")[:500]
@@ -114,4 +119,4 @@ def spec_definitions(spec: Spec) -> dict:
         description="Retrain from the current champion on failures from tasks it has not trained on.",
     )
     return {"assets": [tasks, base_model, baseline, r3_model, evaluation, registered_model],
-            "checks": [train_test_disjoint, verifier_sanity, trained_not_worse], "jobs": [job], "schedules": [schedule]}
+            "checks": [train_test_disjoint, rejection_rate, verifier_sanity, trained_not_worse], "jobs": [job], "schedules": [schedule]}

@@ -1,6 +1,6 @@
 """Task registry: maps a task name from the run config to its config dataclass and Task class.
 
-New tasks (e.g. "function_calling") register here with their (Config, Task) pair; callers only use make_task.
+Tasks register here with their (Config, Task) pair; callers only use make_task.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from typing import Any
 
 from r3_pipeline.tasks.base import Task
 from r3_pipeline.tasks.countdown import CountdownConfig, CountdownTask
+from r3_pipeline.tasks.function_calling import FunctionCallingConfig, FunctionCallingTask
 
 TASKS: dict[str, tuple[type, type]] = {
     "countdown": (CountdownConfig, CountdownTask),
+    "function_calling": (FunctionCallingConfig, FunctionCallingTask),
 }
 
 

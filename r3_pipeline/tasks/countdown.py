@@ -43,6 +43,10 @@ class CountdownConfig:
     prompts_path: str | None = field(
         default=None, metadata={"help": "Prompt YAML to use instead of assets/prompts/countdown.yaml."}
     )
+    target_mode: str = field(default="uniform", metadata={"help": (
+        "'uniform': targets drawn uniformly in range, kept when the solver finds a solution (TinyZero-style); "
+        "'chain': the target is the value of the numbers in the shown order joined by random operators, and "
+        "that chain is the reference solution (an easier, learnable distribution for tiny models).")})
 
     def __post_init__(self) -> None:
         self.counts = list(self.counts)
@@ -64,6 +68,8 @@ def _config_problem(cfg: CountdownConfig) -> str | None:
         return "need 0 <= min_number <= max_number (< 10**12)"
     if not -MAX_MAGNITUDE < cfg.min_target <= cfg.max_target < MAX_MAGNITUDE:
         return "need min_target <= max_target (both of magnitude < 10**12)"
+    if cfg.target_mode not in ("uniform", "chain"):
+        return f"target_mode must be 'uniform' or 'chain', got {cfg.target_mode!r}"
     if cfg.prompts_path is not None and not isinstance(cfg.prompts_path, str):
         return "prompts_path must be a string or None"
     return None
@@ -186,6 +192,11 @@ def _draw_new_problem(
 ) -> tuple[ProblemKey, Row]:
     for _ in range(_MAX_DRAWS_PER_PROBLEM):
         numbers = [rng.randint(cfg.min_number, cfg.max_number) for _ in range(count)]
+        if cfg.target_mode == "chain":
+            row = _chain_row(cfg, rng, numbers)
+            if row is not None and problem_key(numbers, row["target"]) not in seen:
+                return problem_key(numbers, row["target"]), row
+            continue
         target = rng.randint(cfg.min_target, cfg.max_target)
         key = problem_key(numbers, target)
         if key in seen or key in unsolvable:
@@ -198,6 +209,29 @@ def _draw_new_problem(
         f"no new solvable {count}-number problem in {_MAX_DRAWS_PER_PROBLEM} draws: "
         "the config allows too few distinct problems for num_train + num_test"
     )
+
+
+def _chain_row(cfg: CountdownConfig, rng: random.Random, numbers: list[int]) -> Row | None:
+    """A problem whose reference solution is `numbers` in the shown order joined by random operators."""
+    solution = _chain(numbers, [rng.choice("+-*") for _ in numbers[1:]])
+    target = _chain_value(numbers, solution)
+    if target is None or not cfg.min_target <= target <= cfg.max_target:
+        return None
+    row = {"task_id": task_id_for(numbers, target), "numbers": list(numbers), "target": target, "solution": solution}
+    return row if verify_countdown(numbers, target, f"<answer>{solution}</answer>").correct else None
+
+
+def _chain_value(numbers: list[int], solution: str) -> int | None:
+    """Value of a chain of + - * with usual precedence (trusted text built above; no parsing of model output)."""
+    terms, sign, product = [], 1, numbers[0]
+    ops = solution.split()[1::2]
+    for op, n in zip(ops, numbers[1:]):
+        if op == "*":
+            product *= n
+        else:
+            terms.append(sign * product)
+            sign, product = (1 if op == "+" else -1), n
+    return sum(terms) + sign * product
 
 
 def _chain(numbers: list[int], ops: list[str]) -> str:

@@ -1,0 +1,299 @@
+"""Loading and validating xLAM / APIGen function-calling rows (Salesforce/xlam-function-calling-60k format).
+
+Real data and the embedded synthetic generator share this one path: both produce raw xLAM rows
+(`id`, `query`, `tools`, `answers`, with tools and answers usually JSON strings) and both go through
+`validate_xlam_rows`, so a bad row is rejected with the same reason codes whatever its source. Loading never
+raises on a bad row: one corrupt line in a 60k-row file becomes a rejected row with a `reject_reason`, and the
+pipeline's asset check decides whether the reject rate is acceptable.
+
+Raw row format (as on the hub):
+  id       int or str, unique
+  query    the user request
+  tools    JSON list of {"name", "description", "parameters"}, parameters a flat map
+           name -> {"type": "str" | "int" | "float" | "bool" | "List[int]" | "str, optional" ..., "description",
+           "default"?}
+  answers  JSON list of {"name", "arguments"}
+Normalised good row: {"task_id": "fc-<id>", "id": str, "query", "tools": list, "answers": list}.
+
+Reject reasons: missing_field:<name>, bad_json:tools, bad_json:answers, bad_shape:tools, bad_shape:answers,
+bad_shape:id, bad_shape:query, unknown_tool:<name> (an answer calls a tool that is not offered),
+duplicate_id:<id> (second and later valid rows with an id already kept), too_large (a field over
+MAX_FIELD_CHARS), not_an_object (a row that is not a JSON object) and bad_json:row (a JSONL line that does not
+parse). Rejected rows keep the raw row's fields plus `reject_reason`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from r3_pipeline.tasks.base import Row
+from r3_pipeline.tasks.function_calling_verify import JsonRejected, loads_strict, safe_name
+
+REQUIRED_FIELDS = ("id", "query", "tools", "answers")
+MAX_FIELD_CHARS = {"id": 200, "query": 4_000, "tools": 40_000, "answers": 8_000}
+MAX_JSON_DEPTH = 20
+MAX_REASON_ID_CHARS = 64
+LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
+_LOAD_ERROR = "_load_error"  # private marker on rows the loader could not read (e.g. a bad JSONL line)
+_XLAM_TO_SCHEMA = {"int": "integer", "float": "number", "str": "string", "bool": "boolean", "dict": "object"}
+
+
+class RowRejected(Exception):
+    """Internal control flow: carries a reject reason out of the row checks."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# -- loading ----------------------------------------------------------------------------------------------------
+
+def load_xlam(path_or_hub_id: str, split: str = "train") -> list[dict]:
+    """Raw xLAM rows from a local .json (a JSON list), .jsonl or .parquet file, or else from the hub.
+
+    A path with one of those suffixes that does not exist raises FileNotFoundError (it is never sent to the
+    hub); an existing file of another type raises ValueError; anything else (a hub id, or a local dataset
+    folder) goes to `datasets.load_dataset`. Unreadable JSONL lines become rows that `validate_xlam_rows`
+    rejects as bad_json:row.
+    """
+    path = Path(path_or_hub_id)
+    if path.suffix.lower() in LOCAL_SUFFIXES:
+        if not path.is_file():
+            raise FileNotFoundError(f"xLAM data file not found: {path}")
+        return _load_local(path)
+    if path.is_file():
+        raise ValueError(f"{path}: unsupported file type; use {', '.join(LOCAL_SUFFIXES)}")
+    import datasets  # heavy import, only for hub ids and dataset folders
+
+    return [dict(row) for row in datasets.load_dataset(path_or_hub_id, split=split)]
+
+
+def _load_local(path: Path) -> list[dict]:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    if suffix == ".jsonl":
+        return _load_jsonl(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a JSON list of rows, got {type(data).__name__}")
+    return data
+
+
+def _load_jsonl(path: Path) -> list[Any]:
+    rows: list[Any] = []
+    with open(path, "rb") as src:
+        for line_no, raw in enumerate(src, start=1):
+            if raw.strip():
+                rows.append(_jsonl_row(raw, line_no))
+    return rows
+
+
+def _jsonl_row(raw: bytes, line_no: int) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        text = raw[:200].decode("utf-8", "replace")
+        return {"line": line_no, "raw_line": text, _LOAD_ERROR: "bad_json:row"}
+
+
+# -- validation -------------------------------------------------------------------------------------------------
+
+def validate_xlam_rows(raw_rows: Iterable[Any], seen_ids: set[str] | None = None) -> tuple[list[Row], list[Row]]:
+    """Split raw rows into normalised good rows and rejected rows (raw fields plus `reject_reason`).
+
+    `seen_ids` (updated in place) lets several files share one id space, e.g. user train and test files: a row
+    whose id was already kept is rejected as duplicate_id. Never raises on a bad row.
+    """
+    seen = set() if seen_ids is None else seen_ids
+    good: list[Row] = []
+    rejected: list[Row] = []
+    for raw in raw_rows:
+        try:
+            row = normalise_row(raw)
+            if row["id"] in seen:
+                raise RowRejected(f"duplicate_id:{safe_name(row['id'])[:MAX_REASON_ID_CHARS]}")
+        except RowRejected as reject:
+            rejected.append(_rejected(raw, reject.reason))
+            continue
+        seen.add(row["id"])
+        good.append(row)
+    return good, rejected
+
+
+def _rejected(raw: Any, reason: str) -> Row:
+    if not isinstance(raw, dict):
+        return {"raw_row": repr(raw)[:200], "reject_reason": reason}
+    kept = {k: v for k, v in raw.items() if k != _LOAD_ERROR}
+    return {**kept, "reject_reason": reason}
+
+
+def row_problem(raw: Any) -> str | None:
+    """Why `raw` is not a usable xLAM row, or None (the same checks as `validate_xlam_rows`, one row)."""
+    try:
+        normalise_row(raw)
+    except RowRejected as reject:
+        return reject.reason
+    return None
+
+
+def normalise_row(raw: Any) -> Row:
+    """The normalised good row for one raw row; raises RowRejected with the reason when it is not usable."""
+    if not isinstance(raw, dict):
+        raise RowRejected("not_an_object")
+    if _LOAD_ERROR in raw:
+        raise RowRejected(str(raw[_LOAD_ERROR]))
+    for name in REQUIRED_FIELDS:
+        if raw.get(name) is None:
+            raise RowRejected(f"missing_field:{name}")
+    for name in REQUIRED_FIELDS:
+        if _size(raw[name]) > MAX_FIELD_CHARS[name]:
+            raise RowRejected("too_large")
+    row_id = _check_id(raw["id"])
+    query = _check_query(raw["query"])
+    tools = _check_tools(_parse_field(raw["tools"], "tools"))
+    answers = _check_answers(_parse_field(raw["answers"], "answers"), tools)
+    return {"task_id": f"fc-{row_id}", "id": row_id, "query": query, "tools": tools, "answers": answers}
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    try:
+        return len(json.dumps(value))
+    except (TypeError, ValueError, RecursionError):
+        return 0  # not JSON-serialisable: the shape checks reject it
+
+
+def _check_id(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
+        raise RowRejected("bad_shape:id")
+    return str(value)
+
+
+def _check_query(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or not _utf8_ok(value):
+        raise RowRejected("bad_shape:query")
+    return value
+
+
+def _parse_field(value: Any, name: str) -> Any:
+    """A JSON-string field parsed strictly (bounded, no NaN, no duplicate keys); lists pass through."""
+    if isinstance(value, str):
+        try:
+            value = loads_strict(value, max_chars=MAX_FIELD_CHARS[name], max_depth=MAX_JSON_DEPTH)
+        except JsonRejected as reject:
+            raise RowRejected("too_large" if reject.reason == "too_long" else f"bad_json:{name}") from None
+    elif not isinstance(value, list):
+        raise RowRejected(f"bad_shape:{name}")
+    if not _json_clean(value):
+        raise RowRejected(f"bad_json:{name}")
+    return value
+
+
+def _json_clean(value: Any) -> bool:
+    """Serialisable as UTF-8 JSON (no lone surrogates, no NaN, only JSON types) and not too deep."""
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return False
+    return True
+
+
+def _utf8_ok(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_tools(tools: Any) -> list[dict]:
+    if not isinstance(tools, list) or not tools:
+        raise RowRejected("bad_shape:tools")
+    names = [_check_tool(tool) for tool in tools]
+    if len(set(names)) != len(names):
+        raise RowRejected("bad_shape:tools")
+    return tools
+
+
+def _check_tool(tool: Any) -> str:
+    if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or not tool["name"]:
+        raise RowRejected("bad_shape:tools")
+    params = tool.get("parameters", {})
+    if not isinstance(params, dict) or not all(isinstance(spec, dict) for spec in params.values()):
+        raise RowRejected("bad_shape:tools")
+    if not isinstance(tool.get("description", ""), str):
+        raise RowRejected("bad_shape:tools")
+    return tool["name"]
+
+
+def _check_answers(answers: Any, tools: list[dict]) -> list[dict]:
+    if not isinstance(answers, list) or not answers:
+        raise RowRejected("bad_shape:answers")
+    offered = {tool["name"] for tool in tools}
+    calls = []
+    for answer in answers:
+        if not isinstance(answer, dict) or not isinstance(answer.get("name"), str):
+            raise RowRejected("bad_shape:answers")
+        if not isinstance(answer.get("arguments", {}), dict):
+            raise RowRejected("bad_shape:answers")
+        if answer["name"] not in offered:
+            raise RowRejected(f"unknown_tool:{safe_name(answer['name'])}")
+        calls.append({"name": answer["name"], "arguments": answer.get("arguments", {})})
+    return calls
+
+
+# -- splitting --------------------------------------------------------------------------------------------------
+
+def split_rows(rows: list[Row], test_fraction: float, seed: int) -> tuple[list[Row], list[Row]]:
+    """Deterministic (train, test) split by hashing each row's id with the seed; input order is kept.
+
+    A row's side depends only on (seed, id), so adding or removing other rows never moves it.
+    """
+    train: list[Row] = []
+    test: list[Row] = []
+    for row in rows:
+        (test if _unit_hash(seed, row["id"]) < test_fraction else train).append(row)
+    return train, test
+
+
+def _unit_hash(seed: int, row_id: str) -> float:
+    digest = hashlib.sha256(f"{seed}:{row_id}".encode("utf-8", "backslashreplace")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+# -- native tool schemas ----------------------------------------------------------------------------------------
+
+def xlam_to_json_schema(tools: list[dict]) -> list[dict]:
+    """xLAM tools as OpenAI-style function schemas, the form chat templates with tool support expect."""
+    return [_tool_schema(tool) for tool in tools]
+
+
+def _tool_schema(tool: dict) -> dict:
+    properties: dict[str, dict] = {}
+    required: list[str] = []
+    for name, spec in tool.get("parameters", {}).items():
+        type_text = str(spec.get("type", "str"))
+        optional = "optional" in type_text.lower()  # xLAM often gives required parameters an example default
+        prop = {"type": _schema_type(type_text), "description": str(spec.get("description", ""))}
+        if "default" in spec:
+            prop["default"] = spec["default"]
+        properties[name] = prop
+        if not optional:
+            required.append(name)
+    parameters = {"type": "object", "properties": properties, "required": required}
+    return {"type": "function",
+            "function": {"name": tool["name"], "description": tool.get("description", ""), "parameters": parameters}}
+
+
+def _schema_type(type_text: str) -> str:
+    base = type_text.split(",")[0].strip()
+    if base.lower().startswith(("list", "tuple", "set")):
+        return "array"
+    return _XLAM_TO_SCHEMA.get(base.lower(), "string")

@@ -1,0 +1,295 @@
+"""Safe verifier for function-calling answers: the model's tool calls are parsed as strict JSON, never executed.
+
+This is the reward signal of R3 on the function-calling task (the paper's APIGen / xLAM setting), so it must be
+exact, total (never raises, whatever the string) and cheap on hostile input: every size is bounded before any
+parsing, and nesting depth is checked by a flat bracket scan before `json.loads` sees the text, so a
+100,000-deep input never recurses.
+
+Accepted answer formats:
+  * one `<tool_call>[{"name": ..., "arguments": {...}}, ...]</tool_call>` block holding a JSON list of calls;
+  * several `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks, one call each (Qwen2.5's
+    native format); a block may also hold a list, and all blocks are concatenated in order;
+  * with no `<tool_call>` block at all, the whole text (optionally inside a ``` code fence) as a JSON list of
+    calls or a single call object.
+Text outside the blocks is ignored. A call is an object with a string `name` and an object `arguments`
+(`arguments` may be left out for a call without arguments); any other key makes the answer unparseable.
+
+Matching rule (the paper's exact match of the set of calls): the predicted calls must equal the gold calls as
+a multiset, so parallel calls may come in any order, including repeated calls to the same function. Two calls
+are equal when the function names are identical and the argument objects are equal under these value rules:
+  * numbers compare by value: 5 == 5.0; booleans are never numbers: true != 1, false != 0;
+  * strings are case-sensitive and exact except that leading and trailing whitespace is ignored
+    ("Paris " == "Paris", "paris" != "Paris"); a string never equals a number ("5" != 5);
+  * objects compare key by key, key order irrelevant; lists compare element by element, order significant;
+  * null only equals null.
+Argument names are compared exactly: an optional argument that the gold answer leaves out must be left out
+(passing it, even with its default value, is extra_argument), as in the paper's exact-match reward.
+
+Reason codes (`Verdict.reason`):
+  correct                     the calls match the gold calls as a multiset
+  too_long                    response over MAX_RESPONSE_CHARS, or a JSON block over MAX_BLOCK_CHARS
+  too_deep                    JSON nesting deeper than MAX_DEPTH (checked before parsing)
+  unparseable                 no JSON found, invalid JSON, NaN/Infinity/overflowing numbers, or wrong shape
+  unparseable:duplicate_key   a JSON object with the same key twice (ambiguous: which value counts?)
+  wrong_count                 the number of calls differs from the gold answer
+  wrong_function              some call names a function the gold answer does not call (that often)
+  missing_argument:<name>     a gold argument is absent from the closest same-name call
+  extra_argument:<name>       the closest same-name call passes an argument the gold call does not
+  wrong_value:<name>          the closest same-name call has the right argument names but this value differs
+  internal_error:<Exception>  a bug guard; not expected to ever occur
+When several calls are wrong, the reason describes the first unmatched predicted call (in answer order),
+compared with the gold call of the same name that differs from it least; names are checked in sorted order,
+missing before extra before wrong value. Argument names in reasons are ASCII-escaped and cut to 64 characters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from typing import Any
+
+from r3_pipeline.tasks.base import Verdict
+
+MAX_RESPONSE_CHARS = 20_000
+MAX_BLOCK_CHARS = 20_000
+MAX_DEPTH = 20
+MAX_REASON_NAME_CHARS = 64
+
+OPEN_TAG = "<tool_call>"
+CLOSE_TAG = "</tool_call>"
+_CALL_KEYS = {"name", "arguments"}
+
+Call = dict[str, Any]
+
+
+class JsonRejected(Exception):
+    """A JSON text refused by `loads_strict`; `reason` is a verdict code (too_long, too_deep, unparseable...)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# -- strict, bounded JSON ---------------------------------------------------------------------------------------
+
+def loads_strict(text: str, max_chars: int = MAX_BLOCK_CHARS, max_depth: int = MAX_DEPTH) -> Any:
+    """`json.loads` with bounds: size and depth checked first, no NaN/Infinity, no duplicate keys.
+
+    Raises JsonRejected (never anything else for a str input) with reason too_long, too_deep, unparseable or
+    unparseable:duplicate_key.
+    """
+    if len(text) > max_chars:
+        raise JsonRejected("too_long")
+    if nesting_exceeds(text, max_depth):
+        raise JsonRejected("too_deep")
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                          object_pairs_hook=_unique_keys)
+    except JsonRejected:
+        raise
+    except (ValueError, RecursionError, MemoryError, OverflowError):  # JSONDecodeError is a ValueError
+        raise JsonRejected("unparseable") from None
+
+
+def nesting_exceeds(text: str, limit: int) -> bool:
+    """True when JSON brackets outside string literals nest deeper than `limit` (a flat scan, no recursion)."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "[" or ch == "{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch == "]" or ch == "}":
+            depth -= 1
+    return False
+
+
+def _reject_constant(_name: str) -> Any:
+    raise JsonRejected("unparseable")  # NaN, Infinity, -Infinity: not JSON, and NaN != NaN breaks matching
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):  # 1e999 parses to inf
+        raise JsonRejected("unparseable")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise JsonRejected("unparseable:duplicate_key")
+    return result
+
+
+# -- extraction and parsing -------------------------------------------------------------------------------------
+
+def extract_blocks(response: str) -> list[str]:
+    """The texts inside <tool_call>...</tool_call> pairs, in order (linear scan; unclosed tags are ignored).
+
+    Each block runs from the last opening tag before a closing tag, so stray opening tags do not leak in.
+    """
+    blocks: list[str] = []
+    pos = 0
+    while True:
+        start = response.find(OPEN_TAG, pos)
+        if start < 0:
+            return blocks
+        end = response.find(CLOSE_TAG, start + len(OPEN_TAG))
+        if end < 0:
+            return blocks
+        start = response.rfind(OPEN_TAG, start, end)
+        blocks.append(response[start + len(OPEN_TAG) : end])
+        pos = end + len(CLOSE_TAG)
+
+
+def parse_calls(response: str) -> list[Call] | Verdict:
+    """The calls in a response as [{"name": str, "arguments": dict}], or a failing Verdict saying why not."""
+    try:
+        return _parse_calls(response)
+    except JsonRejected as reject:
+        return Verdict(False, reject.reason)
+    except Exception as exc:  # noqa: BLE001 - a verifier must be total; see module docstring
+        return Verdict(False, f"internal_error:{type(exc).__name__}")
+
+
+def _parse_calls(response: str) -> list[Call]:
+    if not isinstance(response, str):
+        raise JsonRejected("unparseable")
+    if len(response) > MAX_RESPONSE_CHARS:
+        raise JsonRejected("too_long")
+    blocks = extract_blocks(response)
+    if not blocks:
+        return _as_calls(loads_strict(_strip_fence(response)), allow_object=True)
+    calls: list[Call] = []
+    for block in blocks:
+        calls.extend(_as_calls(loads_strict(block), allow_object=True))
+    return calls
+
+
+def _strip_fence(text: str) -> str:
+    """Drop a surrounding ```json ... ``` fence, which models often put around bare JSON."""
+    text = text.strip()
+    if text.startswith("```") and text.endswith("```") and len(text) >= 6:
+        body = text[3:-3]
+        newline = body.find("\n")
+        first_line = body[:newline] if newline >= 0 else ""
+        if first_line.strip().isalpha() or not first_line.strip():
+            body = body[newline + 1 :] if newline >= 0 else body
+        return body
+    return text
+
+
+def _as_calls(value: Any, allow_object: bool) -> list[Call]:
+    if isinstance(value, dict) and allow_object:
+        return [_as_call(value)]
+    if not isinstance(value, list):
+        raise JsonRejected("unparseable")
+    return [_as_call(item) for item in value]
+
+
+def _as_call(value: Any) -> Call:
+    if not isinstance(value, dict) or not set(value) <= _CALL_KEYS or not isinstance(value.get("name"), str):
+        raise JsonRejected("unparseable")
+    arguments = value.get("arguments", {})
+    if not isinstance(arguments, dict):
+        raise JsonRejected("unparseable")
+    return {"name": value["name"], "arguments": arguments}
+
+
+# -- matching ---------------------------------------------------------------------------------------------------
+
+def values_equal(gold: Any, pred: Any) -> bool:
+    """Equality under the module's value rules (numbers by value, bool apart, strings trimmed, lists ordered)."""
+    if isinstance(gold, bool) or isinstance(pred, bool):
+        return type(gold) is type(pred) and gold == pred
+    if isinstance(gold, (int, float)) or isinstance(pred, (int, float)):
+        return isinstance(gold, (int, float)) and isinstance(pred, (int, float)) and gold == pred
+    if isinstance(gold, str) or isinstance(pred, str):
+        return isinstance(gold, str) and isinstance(pred, str) and gold.strip() == pred.strip()
+    if isinstance(gold, dict) or isinstance(pred, dict):
+        return isinstance(gold, dict) and isinstance(pred, dict) and _dicts_equal(gold, pred)
+    if isinstance(gold, list) or isinstance(pred, list):
+        return (isinstance(gold, list) and isinstance(pred, list) and len(gold) == len(pred)
+                and all(values_equal(g, p) for g, p in zip(gold, pred)))
+    return gold is None and pred is None
+
+
+def _dicts_equal(gold: dict, pred: dict) -> bool:
+    return gold.keys() == pred.keys() and all(values_equal(gold[k], pred[k]) for k in gold)
+
+
+def calls_equal(gold: Call, pred: Call) -> bool:
+    return gold["name"] == pred["name"] and _dicts_equal(gold["arguments"], pred["arguments"])
+
+
+def verify_calls(gold: list[Call], response: str) -> Verdict:
+    """Check that the calls in `response` equal the `gold` calls as a multiset (see the module docstring)."""
+    try:
+        parsed = _parse_calls(response)
+        return _match(gold, parsed)
+    except JsonRejected as reject:
+        return Verdict(False, reject.reason)
+    except Exception as exc:  # noqa: BLE001 - a verifier must be total; see module docstring
+        return Verdict(False, f"internal_error:{type(exc).__name__}")
+
+
+def _match(gold: list[Call], pred: list[Call]) -> Verdict:
+    if len(gold) != len(pred):
+        return Verdict(False, "wrong_count")
+    gold_left = list(gold)
+    pred_left: list[Call] = []
+    # Call equality is an equivalence relation, so greedy removal finds a perfect matching when one exists.
+    for call in pred:
+        index = next((i for i, g in enumerate(gold_left) if calls_equal(g, call)), None)
+        if index is None:
+            pred_left.append(call)
+        else:
+            del gold_left[index]
+    if not pred_left:
+        return Verdict(True, "correct")
+    return Verdict(False, _explain(gold_left, pred_left))
+
+
+def _explain(gold_left: list[Call], pred_left: list[Call]) -> str:
+    """The reason for the first unmatched predicted call (both lists are non-empty and of equal length)."""
+    if Counter(c["name"] for c in gold_left) != Counter(c["name"] for c in pred_left):
+        return "wrong_function"
+    call = pred_left[0]
+    same_name = [g for g in gold_left if g["name"] == call["name"]]
+    closest = min(same_name, key=lambda g: _distance(g["arguments"], call["arguments"]))  # min keeps the first
+    return argument_reason(closest["arguments"], call["arguments"])
+
+
+def _distance(gold_args: dict, pred_args: dict) -> int:
+    differing = gold_args.keys() ^ pred_args.keys()
+    shared = gold_args.keys() & pred_args.keys()
+    return len(differing) + sum(not values_equal(gold_args[k], pred_args[k]) for k in shared)
+
+
+def argument_reason(gold_args: dict, pred_args: dict) -> str:
+    """missing_argument / extra_argument / wrong_value for the first differing argument name, in sorted order."""
+    missing = sorted(gold_args.keys() - pred_args.keys())
+    if missing:
+        return f"missing_argument:{safe_name(missing[0])}"
+    extra = sorted(pred_args.keys() - gold_args.keys())
+    if extra:
+        return f"extra_argument:{safe_name(extra[0])}"
+    wrong = [k for k in sorted(gold_args) if not values_equal(gold_args[k], pred_args[k])]
+    return f"wrong_value:{safe_name(wrong[0])}" if wrong else "wrong_value"
+
+
+def safe_name(name: str) -> str:
+    """An argument name fit for a reason code: ASCII only (lone surrogates escaped) and bounded in length."""
+    return name.encode("ascii", "backslashreplace").decode("ascii")[:MAX_REASON_NAME_CHARS]

@@ -1,0 +1,36 @@
+"""The Dagster definitions as a user meets them: `dg check defs` passes, each spec yields the asset chain with
+checks, training sits in a concurrency pool, and the weekly retraining schedule starts from the champion."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import AssetKey, DefaultScheduleStatus, build_schedule_context
+
+from r3_pipeline.defs import build_definitions
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_dg_check_defs_passes():
+    dg = Path(sys.executable).parent / "dg"
+    proc = subprocess.run([str(dg), "check", "defs"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "All definitions loaded successfully" in proc.stdout + proc.stderr
+
+
+def test_spec_becomes_asset_chain_with_checks_pool_and_schedule(specs_dir):
+    defs = build_definitions(specs_dir)
+    graph = defs.resolve_asset_graph()
+    chain = ["tasks", "base_model", "baseline", "r3_model", "evaluation", "registered_model"]
+    for upstream, downstream in zip(chain, chain[1:]):
+        assert AssetKey(["micro", upstream]) in graph.get(AssetKey(["micro", downstream])).parent_keys
+    assert graph.get(AssetKey(["micro", "r3_model"])).pools == {"training"}
+    checks = {k.name for k in graph.asset_check_keys}
+    assert {"train_test_disjoint", "verifier_sanity", "trained_not_worse"} <= checks
+    schedule = defs.resolve_schedule_def("micro_weekly_retraining")
+    assert schedule.cron_schedule == "0 3 * * 1"
+    assert schedule.default_status == DefaultScheduleStatus.STOPPED
+    with build_schedule_context() as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.run_config["ops"]["micro__base_model"]["config"]["start_from"] == "champion"
