@@ -30,6 +30,17 @@ MICRO_SPEC = {
 }
 
 
+MICRO_FC_SPEC = {
+    **MICRO_SPEC,
+    "name": "micro_fc",
+    "description": "Tiny end-to-end function-calling spec for tests.",
+    "task": {"name": "function_calling", "config": {"seed": 1, "source": "synthetic", "num_train": 160, "num_test": 24,
+                                                   "prompts_path": "assets/prompts/function_calling_compact.yaml"}},
+    "model": {**MICRO_SPEC["model"], "embedded": {**MICRO_SPEC["model"]["embedded"], "max_positions": 768}},
+    "registry": {"name": "r3-micro-fc-test"},
+}
+
+
 @pytest.fixture
 def micro_spec():
     return parse_spec(MICRO_SPEC)
@@ -40,6 +51,7 @@ def specs_dir(tmp_path) -> Path:
     d = tmp_path / "specs"
     d.mkdir()
     (d / "micro.yaml").write_text(yaml.safe_dump(MICRO_SPEC))
+    (d / "micro_fc.yaml").write_text(yaml.safe_dump(MICRO_FC_SPEC))
     return d
 
 

@@ -4,6 +4,7 @@ SQLite store, real DuckDB over Parquet, and real TRL training launched through a
 from __future__ import annotations
 
 import mlflow
+import pytest
 from dagster import DagsterInstance
 from mlflow import MlflowClient
 
@@ -13,15 +14,16 @@ from r3_pipeline.layout import Layout, read_json
 from r3_pipeline.store import TrajectoryStore
 
 
-def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home):
+@pytest.mark.parametrize("name,registered", [("micro", "r3-micro-test"), ("micro_fc", "r3-micro-fc-test")])
+def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, registered):
     home = tmp_path / "r3home"
     defs = build_definitions(specs_dir, home=str(home))
     with DagsterInstance.get() as instance:
-        result = defs.get_job_def("micro_pipeline").execute_in_process(instance=instance)
+        result = defs.get_job_def(f"{name}_pipeline").execute_in_process(instance=instance)
         assert result.success
         checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
                   for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
-        assert checks["train_test_disjoint"] and checks["verifier_sanity"]
+        assert checks["train_test_disjoint"] and checks["verifier_sanity"] and checks["rejection_rate"]
         materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
         assert materialized == {"tasks", "base_model", "baseline", "r3_model", "evaluation", "registered_model"}
         # The run is in the persistent instance, as the UI would show it.
@@ -29,7 +31,7 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home):
 
     layout = Layout(home)
     store = TrajectoryStore(layout.store_root)
-    by_stage = dict(store.sql("SELECT stage, count(*) FROM episodes WHERE spec = 'micro' GROUP BY stage")[1])
+    by_stage = dict(store.sql("SELECT stage, count(*) FROM episodes WHERE spec = ? GROUP BY stage", [name])[1])
     assert by_stage["mining"] == 24 * 2
     assert by_stage["evaluation"] == 24 * 2  # base and trained
     assert by_stage["training"] == 3 * 8  # 3 steps x 8 sequences
@@ -37,15 +39,15 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home):
     mismatched = store.sql("SELECT count(*) FROM episodes WHERE stage = 'training' AND "
                            "(reflection IS NULL OR reward <> CAST(retry_correct AS DOUBLE))")[1][0][0]
     assert mismatched == 0
-    assert store.sql("SELECT count(*) FROM retry_success WHERE spec = 'micro'")[1][0][0] >= 3
+    assert store.sql("SELECT count(*) FROM retry_success WHERE spec = ?", [name])[1][0][0] >= 3
 
-    failures = (layout.spec_dir("micro", "baseline") / "failure_set.jsonl").read_text().splitlines()
+    failures = (layout.spec_dir(name, "baseline") / "failure_set.jsonl").read_text().splitlines()
     assert failures, "the micro model should fail some train tasks"
 
-    reg = read_json(layout.spec_dir("micro") / "registry.json")
+    reg = read_json(layout.spec_dir(name) / "registry.json")
     mlflow.set_tracking_uri(tracking.tracking_uri(home))
     client = MlflowClient()
-    version = client.get_model_version("r3-micro-test", reg["version"])
+    version = client.get_model_version(registered, reg["version"])
     assert reg["alias"] in version.aliases and reg["alias"] in ("champion", "challenger")
     assert version.tags["promotion_reason"] == reg["reason"]
     run = client.get_run(reg["mlflow_run_id"])

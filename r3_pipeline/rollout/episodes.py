@@ -64,15 +64,28 @@ class Episode:
         }
 
 
-def render(tokenizer, messages: list[Message]) -> list[int]:
+def supports_tools(tokenizer) -> bool:
+    return "tools" in str(getattr(tokenizer, "chat_template", "") or "")
+
+
+def first_turn(task: Task, row: Row, tokenizer) -> tuple[list[Message], list[dict] | None]:
+    """The first-attempt messages, and the tools to hand the chat template when both the task offers native
+    tools and the model's template renders them (then the prompt text leaves the tools out)."""
+    tools = task.chat_tools(row) if hasattr(task, "chat_tools") else None
+    if tools and supports_tools(tokenizer):
+        return task.native_prompt_messages(row), tools
+    return task.prompt_messages(row), None
+
+
+def render(tokenizer, messages: list[Message], tools: list[dict] | None = None) -> list[int]:
     """Token ids of a conversation, ending with the assistant generation prompt."""
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    extra = {"tools": tools} if tools else {}
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **extra)
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def reflection_conversation(task: Task, row: Row, first_attempt: str) -> list[Message]:
-    return [*task.prompt_messages(row), {"role": "assistant", "content": first_attempt},
-            {"role": "user", "content": task.reflection_prompt()}]
+def reflection_conversation(task: Task, first: list[Message], first_attempt: str) -> list[Message]:
+    return [*first, {"role": "assistant", "content": first_attempt}, {"role": "user", "content": task.reflection_prompt()}]
 
 
 def retry_conversation(task: Task, conversation: list[Message], reflection: str) -> list[Message]:
@@ -82,21 +95,22 @@ def retry_conversation(task: Task, conversation: list[Message], reflection: str)
 def run_episodes(task: Task, rows: list[Row], engine: Engine, cfg: EpisodeConfig) -> list[Episode]:
     tok = engine.tokenizer
     jobs = [(row, k) for row in rows for k in range(cfg.samples_per_task)]
-    convs = [task.prompt_messages(row) for row, _ in jobs]
-    prompt_ids = [render(tok, c) for c in convs]
+    turns = [first_turn(task, row, tok) for row, _ in jobs]
+    prompt_ids = [render(tok, msgs, tools) for msgs, tools in turns]
     firsts = engine.generate(prompt_ids, cfg.attempt)
     episodes = [
         Episode(row=row, sample_idx=k, prompt=tok.decode(ids), prompt_tokens=len(ids), first=gen,
                 first_verdict=task.verify(row, gen.text))
         for (row, k), ids, gen in zip(jobs, prompt_ids, firsts)
     ]
-    failed = [e for e in episodes if not e.first_verdict.correct] if cfg.reflect else []
+    failed = [(e, t) for e, t in zip(episodes, turns) if not e.first_verdict.correct] if cfg.reflect else []
     if failed:
-        reflect_convs = [reflection_conversation(task, e.row, e.first.text) for e in failed]
-        reflections = engine.generate([render(tok, c) for c in reflect_convs], cfg.reflection)
+        reflect_convs = [reflection_conversation(task, msgs, e.first.text) for e, (msgs, _) in failed]
+        tools = [t for _, (_, t) in failed]
+        reflections = engine.generate([render(tok, c, t) for c, t in zip(reflect_convs, tools)], cfg.reflection)
         retry_convs = [retry_conversation(task, c, g.text) for c, g in zip(reflect_convs, reflections)]
-        retries = engine.generate([render(tok, c) for c in retry_convs], cfg.retry)
-        for e, refl, retry in zip(failed, reflections, retries):
+        retries = engine.generate([render(tok, c, t) for c, t in zip(retry_convs, tools)], cfg.retry)
+        for (e, _), refl, retry in zip(failed, reflections, retries):
             e.reflection, e.retry, e.retry_verdict = refl, retry, task.verify(e.row, retry.text)
     now = datetime.now(timezone.utc)
     for e in episodes:

@@ -33,7 +33,12 @@ class Splits:
 
 
 class Task(Protocol):
+    """Required methods below. Optional: `chat_tools(row)` and `native_prompt_messages(row)` for tasks whose
+    tools a tool-aware chat template should render (see `r3_pipeline.rollout.episodes.first_turn`), and
+    `validate_row(row)` for `r3 verify`."""
+
     name: str
+    config: Any
 
     def build_splits(self) -> Splits:
         """Generate or load the task rows and split them into disjoint train and test sets."""

@@ -153,6 +153,15 @@ class FunctionCallingTask:
         tools = render_tools(_field(row, "tools"), self.prompts.get("tools_format", "json"))
         return [{"role": "user", "content": self.prompts["attempt"].format(tools=tools, query=row["query"])}]
 
+    def native_prompt_messages(self, row: Row) -> list[Message]:
+        """The first turn when the chat template renders the tools itself (see `chat_tools`)."""
+        template = self.prompts.get("attempt_native", self.prompts["attempt"])
+        return [{"role": "user", "content": template.format(tools="", query=row["query"])}]
+
+    def chat_tools(self, row: Row) -> list[dict] | None:
+        """Tools to pass through a tool-aware chat template, or None when `native_tools` is off."""
+        return self.native_tool_schemas(row) if self.config.native_tools else None
+
     def native_tool_schemas(self, row: Row) -> list[dict]:
         """The row's tools as OpenAI-style function schemas, for chat templates with tool support."""
         return xlam_to_json_schema(_field(row, "tools"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from trl import GRPOConfig, GRPOTrainer
 
 from r3_pipeline.rollout.engines import Sampling, TransformersEngine
-from r3_pipeline.rollout.episodes import render, retry_conversation
+from r3_pipeline.rollout.episodes import first_turn, reflection_conversation, render, retry_conversation
 from r3_pipeline.tasks.base import Message, Row, Task
 
 
@@ -48,9 +48,8 @@ class RolloutResult:
     step: int
 
 
-def failure_prompt(task: Task, row: Row, failed_attempt: str) -> list[Message]:
-    return [*task.prompt_messages(row), {"role": "assistant", "content": failed_attempt},
-            {"role": "user", "content": task.reflection_prompt()}]
+def failure_prompt(task: Task, row: Row, failed_attempt: str, tokenizer) -> list[Message]:
+    return reflection_conversation(task, first_turn(task, row, tokenizer)[0], failed_attempt)
 
 
 def prompt_key(prompt: list[Message]) -> str:
@@ -65,12 +64,13 @@ def make_r3_rollout(task: Task, rows_by_prompt: dict[str, Row], args: R3Config,
         tok = trainer.processing_class
         engine = TransformersEngine(trainer.accelerator.unwrap_model(trainer.model), tok, args.generation_batch)
         seed = args.seed + 7919 * (trainer.state.global_step + 1)
-        prompt_ids = [render(tok, p) for p in prompts]
+        rows = [rows_by_prompt[prompt_key(p)] for p in prompts]
+        tools = [first_turn(task, row, tok)[1] for row in rows]
+        prompt_ids = [render(tok, p, t) for p, t in zip(prompts, tools)]
         reflections = engine.generate(prompt_ids, Sampling(args.reflection_temperature, 1.0, args.max_reflection_tokens, seed))
         retry_convs = [retry_conversation(task, p, r.text) for p, r in zip(prompts, reflections)]
-        retry_ids = [render(tok, c) for c in retry_convs]
+        retry_ids = [render(tok, c, t) for c, t in zip(retry_convs, tools)]
         retries = engine.generate(retry_ids, Sampling(args.retry_temperature, 1.0, args.max_retry_tokens, seed + 1))
-        rows = [rows_by_prompt[prompt_key(p)] for p in prompts]
         verdicts = [task.verify(row, r.text) for row, r in zip(rows, retries)]
         completion_ids, env_mask = [], []
         for p_ids, refl, r_ids, retry in zip(prompt_ids, reflections, retry_ids, retries):
@@ -110,7 +110,7 @@ class R3Trainer(GRPOTrainer):
                  on_rollout: Callable[[RolloutResult], None] | None = None, callbacks=None):
         from datasets import Dataset
 
-        prompts = [failure_prompt(task, row, attempt) for row, attempt in failures]
+        prompts = [failure_prompt(task, row, attempt, processing_class) for row, attempt in failures]
         rows_by_prompt = {prompt_key(p): row for p, (row, _) in zip(prompts, failures)}
         dataset = Dataset.from_list([{"prompt": p} for p in prompts])
         super().__init__(model=model, reward_funcs=[reflection_reward], args=args, train_dataset=dataset,

@@ -19,7 +19,7 @@ import torch
 from transformers.trainer_utils import get_last_checkpoint
 
 from r3_pipeline.models.loading import load_model, save_model
-from r3_pipeline.rollout.episodes import render
+from r3_pipeline.rollout.episodes import first_turn, render
 from r3_pipeline.store import TrajectoryStore, episode_id
 from r3_pipeline.tasks import make_task
 from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, RolloutResult
@@ -64,17 +64,17 @@ def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):
         now = datetime.now(timezone.utc)
         rows = []
         for i, (row, prompt) in enumerate(zip(result.rows, result.prompts)):
-            first_prompt = prompt[:-2]
+            first_prompt, tools = prompt[:-2], first_turn(task, row, tokenizer)[1]
             rows.append({
                 "episode_id": episode_id(job.spec, "training", job.output_dir, row["task_id"], i, result.step),
                 "spec": job.spec, "stage": "training", "run_id": job.run_id, "model_id": job.model_id,
                 "task": job.task, "task_id": row["task_id"], "sample_idx": i, "step": result.step,
-                "prompt": tokenizer.decode(render(tokenizer, first_prompt)), "first_attempt": prompt[-2]["content"],
+                "prompt": tokenizer.decode(render(tokenizer, first_prompt, tools)), "first_attempt": prompt[-2]["content"],
                 "first_correct": False, "first_reason": "mined_failure",
                 "reflection": result.reflections[i], "retry": result.retries[i],
                 "retry_correct": result.retry_correct[i], "retry_reason": result.retry_reasons[i],
                 "reward": float(result.retry_correct[i]),
-                "prompt_tokens": len(render(tokenizer, first_prompt)), "first_tokens": 0,
+                "prompt_tokens": len(render(tokenizer, first_prompt, tools)), "first_tokens": 0,
                 "reflection_tokens": result.reflection_tokens[i], "retry_tokens": None,
                 "started_at": now, "finished_at": now,
             })

@@ -31,8 +31,8 @@ class WarmStartConfig:
     failure_fraction: float = field(default=0.25, metadata={"help": "Share of conversations with a failed attempt, a reflection and a retry."})
     max_minutes: float = field(default=7.0, metadata={"help": "Wall-clock budget for supervised training."})
     max_steps: int = field(default=100_000, metadata={"help": "Step budget (whichever budget ends first)."})
-    batch_size: int = field(default=64, metadata={"help": "Conversations per optimizer step."})
-    learning_rate: float = field(default=2e-3, metadata={"help": "Peak AdamW learning rate (cosine decay over the step estimate)."})
+    batch_size: int = field(default=32, metadata={"help": "Conversations per optimizer step."})
+    learning_rate: float = field(default=3e-3, metadata={"help": "Peak AdamW learning rate (cosine decay over the step estimate)."})
     seed: int = field(default=0, metadata={"help": "Seed for conversation sampling and batching."})
 
 
