@@ -80,28 +80,32 @@ def build_base_model(spec: Spec, layout: Layout, start_from: str = "spec") -> di
     MLflow champion of this spec, so a scheduled retraining improves on the best model so far."""
     out = layout.spec_dir(spec.name, "base_model")
     t0 = time.monotonic()
-    if start_from == "champion":
-        info = _champion_to_dir(spec, layout, out)
-    elif start_from != "spec":
+    if start_from not in ("spec", "champion"):
         raise ValueError(f"start_from must be 'spec' or 'champion', got {start_from!r}")
+    champion = _champion_to_dir(spec, layout, out) if start_from == "champion" else None
+    if champion:
+        info = champion
     elif spec.model.source == "embedded":
         rows = load_split(spec, layout, "train")[: spec.model.warm_start.num_rows]
         stats = train_embedded_model(task_for(spec), rows, spec.model.embedded, spec.model.warm_start, out / "model")
         info = {"model_id": f"{spec.name}:embedded", "path": str(out / "model"), **stats}
     else:
         info = {"model_id": spec.model.source, "path": spec.model.source}
+    if start_from == "champion" and not champion:
+        info["note"] = f"no champion registered for {spec.registered_name}: started from the spec's model"
     info["seconds"] = round(time.monotonic() - t0, 1)
     write_json(out / "info.json", info)
     return info
 
 
-def _champion_to_dir(spec: Spec, layout: Layout, out: Path) -> dict:
+def _champion_to_dir(spec: Spec, layout: Layout, out: Path) -> dict | None:
+    """Copy the current MLflow champion into `out`; None when there is no champion yet."""
     import mlflow
 
     tracking.configure(layout.home, spec.name)
     uri = tracking.champion_uri(spec.registered_name)
     if uri is None:
-        raise ValueError(f"no champion registered for {spec.registered_name}; materialize once with start_from='spec'")
+        return None
     parts = mlflow.transformers.load_model(uri, return_type="components")
     version = mlflow.MlflowClient().get_model_version_by_alias(spec.registered_name, "champion").version
     save_model(parts["model"], parts["tokenizer"], out / "model")

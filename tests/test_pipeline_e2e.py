@@ -19,7 +19,7 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, regis
     home = tmp_path / "r3home"
     defs = build_definitions(specs_dir, home=str(home))
     with DagsterInstance.get() as instance:
-        result = defs.get_job_def(f"{name}_pipeline").execute_in_process(instance=instance)
+        result = defs.resolve_job_def(f"{name}_pipeline").execute_in_process(instance=instance)
         assert result.success
         checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
                   for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}

@@ -3,7 +3,6 @@
 with asset checks, a job and a retraining schedule. Asset bodies only call `r3_pipeline.stages`.
 """
 
-
 import base64
 import sys
 from pathlib import Path

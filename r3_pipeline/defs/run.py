@@ -13,7 +13,7 @@ def materialize_specs(specs: list[Spec]) -> tuple[dict[str, dict[str, float]], l
     seconds, failed = {}, []
     with DagsterInstance.get() as instance:
         for spec in specs:
-            result = defs.get_job_def(f"{spec.name}_pipeline").execute_in_process(instance=instance, raise_on_error=False)
+            result = defs.resolve_job_def(f"{spec.name}_pipeline").execute_in_process(instance=instance, raise_on_error=False)
             if not result.success:
                 failed.append(f"{spec.name} (run {result.run_id})")
                 continue
