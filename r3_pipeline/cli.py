@@ -60,9 +60,15 @@ def cmd_verify(args) -> int:
 
 
 def cmd_sql(args) -> int:
+    import duckdb
+
     from r3_pipeline.store import TrajectoryStore
 
-    columns, rows = TrajectoryStore(Layout().store_root).sql(args.query)
+    try:
+        columns, rows = TrajectoryStore(Layout().store_root).sql(args.query)
+    except duckdb.Error as exc:
+        print(f"r3 sql: {exc}", file=sys.stderr)
+        return 2
     print("\t".join(columns))
     for row in rows:
         print("\t".join("" if v is None else str(v) for v in row))
