@@ -83,7 +83,7 @@ def spec_definitions(spec: Spec) -> dict:
     def r3_model(context: AssetExecutionContext, r3: R3Home, pipes_subprocess_client: PipesSubprocessClient):
         job = stages.training_job(spec, r3.layout, context.run.run_id)
         job_path = job.write(r3.layout.spec_dir(spec.name, "r3_model") / "job.json")
-        command = [*_resolve(spec.training.launcher), "-m", "r3_pipeline.training.train", "--job", str(job_path)]
+        command = [*_resolve(spec.training.launcher), "-m", "r3_pipeline.defs.pipes_training", "--job", str(job_path)]
         return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
 
     @asset(key=key("evaluation"), deps=[key("r3_model")], group_name=group,

@@ -1,13 +1,12 @@
-"""Progress reporting from the training process: to MLflow always, and to Dagster through Pipes when the
-process was launched by a Dagster asset (the `dagster-pipes` package is Dagster's dependency-free protocol for
-external processes; the library itself never imports Dagster). Outside Dagster, progress goes to the log.
+"""Progress reporting from the training process: metrics to MLflow always, and messages to a `Reporter`.
+
+The base Reporter logs; the Dagster layer passes one that speaks Dagster Pipes
+(`r3_pipeline.defs.pipes_training`), so the library never imports Dagster.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from contextlib import contextmanager
 
 import mlflow
 from transformers import TrainerCallback
@@ -16,28 +15,13 @@ log = logging.getLogger(__name__)
 
 
 class Reporter:
-    def __init__(self, pipes=None):
-        self.pipes = pipes
+    """Where the training process reports progress and its final result; this one writes to the log."""
 
     def info(self, message: str) -> None:
-        (self.pipes.log.info if self.pipes else log.info)(message)
+        log.info(message)
 
     def materialized(self, metadata: dict) -> None:
-        if self.pipes:
-            self.pipes.report_asset_materialization(metadata=metadata)
-        else:
-            log.info("training done: %s", metadata)
-
-
-@contextmanager
-def open_reporter():
-    if "DAGSTER_PIPES_CONTEXT" not in os.environ:
-        yield Reporter()
-        return
-    import dagster_pipes
-
-    with dagster_pipes.open_dagster_pipes() as pipes:
-        yield Reporter(pipes)
+        log.info("training done: %s", metadata)
 
 
 class MetricsCallback(TrainerCallback):

@@ -1,8 +1,8 @@
-"""Entry point of the R3 training process: `accelerate launch -m r3_pipeline.training.train --job job.json`.
+"""The R3 training process: `accelerate launch -m r3_pipeline.training.train --job job.json`.
 
 Training runs in its own process so the same command scales from one CPU to many GPUs (accelerate decides
-the topology). The Dagster asset writes the job file, launches this, and receives progress through Pipes.
-A re-launch with the same output directory resumes from the last checkpoint.
+the topology). The Dagster asset launches `r3_pipeline.defs.pipes_training`, which runs `run` here with a
+reporter that speaks Dagster Pipes. A re-launch with the same output directory resumes from the last checkpoint.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from r3_pipeline.rollout.episodes import first_turn, render
 from r3_pipeline.store import TrajectoryStore, episode_id
 from r3_pipeline.tasks import make_task
 from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, RolloutResult
-from r3_pipeline.training.reporting import MetricsCallback, open_reporter
+from r3_pipeline.training.reporting import MetricsCallback, Reporter
 
 
 @dataclass
@@ -84,7 +84,7 @@ def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):
     return record
 
 
-def run(job: TrainJob) -> dict:
+def run(job: TrainJob, reporter: Reporter | None = None) -> dict:
     logging.basicConfig(level=logging.INFO)
     task = make_task(job.task, job.task_config)
     failures = [json.loads(line) for line in Path(job.failures_path).read_text().splitlines() if line.strip()]
@@ -93,7 +93,8 @@ def run(job: TrainJob) -> dict:
     args = r3_args(job)
     if job.mlflow_uri:
         mlflow.set_tracking_uri(job.mlflow_uri)
-    with open_reporter() as reporter, mlflow.start_run(run_id=job.mlflow_run_id or None):
+    reporter = reporter or Reporter()
+    with mlflow.start_run(run_id=job.mlflow_run_id or None):
         mlflow.log_params({f"r3.{k}": v for k, v in job.r3.items()})
         recorder = store_recorder(job, TrajectoryStore(Path(job.store_root)), tokenizer, task) if job.store_root else None
         trainer = R3Trainer(model, args, task, pairs, tokenizer, on_rollout=recorder, callbacks=[MetricsCallback(reporter)])
@@ -110,10 +111,14 @@ def run(job: TrainJob) -> dict:
     return result
 
 
-def main() -> None:
+def parse_job() -> TrainJob:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--job", required=True, help="Path of the TrainJob JSON written by the r3_model asset.")
-    run(TrainJob.read(Path(parser.parse_args().job)))
+    return TrainJob.read(Path(parser.parse_args().job))
+
+
+def main() -> None:
+    run(parse_job())
 
 
 if __name__ == "__main__":
