@@ -80,7 +80,10 @@ def test_no_gradient_outside_reflection_tokens(setup):
     p, k = out["prompt_ids"].shape[1], out["completion_ids"].shape[1]
     hidden = captured[-1]
     grad = hidden.grad[:, p - 1 : p - 1 + k].norm(dim=-1)  # at the position predicting each completion token
-    loss_mask = (out["completion_mask"] * out["tool_mask"]).bool()
+    # Where the reflection is, from the rollout itself (not from the mask under test).
+    loss_mask = torch.zeros_like(grad, dtype=torch.bool)
+    for i, n in enumerate(seen[-1].reflection_tokens):
+        loss_mask[i, :n] = True
     assert torch.all(grad[~loss_mask] == 0), "tokens outside the reflection received gradient"
     assert grad[loss_mask].gt(0).float().mean() > 0.9
     # Per-token advantage (sequence advantage x loss mask) is zero on every non-reflection token.
