@@ -17,11 +17,8 @@ import duckdb
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# The package is not necessarily pip-installed in the test venv; import it from this checkout.
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from r3_pipeline.store import EPISODE_SCHEMA, TrajectoryStore, episode_id  # noqa: E402
+from r3_pipeline.store import EPISODE_SCHEMA, TrajectoryStore, episode_id
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 

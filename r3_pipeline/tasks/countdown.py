@@ -215,13 +215,13 @@ def _chain_row(cfg: CountdownConfig, rng: random.Random, numbers: list[int]) -> 
     """A problem whose reference solution is `numbers` in the shown order joined by random operators."""
     solution = _chain(numbers, [rng.choice("+-*") for _ in numbers[1:]])
     target = _chain_value(numbers, solution)
-    if target is None or not cfg.min_target <= target <= cfg.max_target:
+    if not cfg.min_target <= target <= cfg.max_target:
         return None
     row = {"task_id": task_id_for(numbers, target), "numbers": list(numbers), "target": target, "solution": solution}
     return row if verify_countdown(numbers, target, f"<answer>{solution}</answer>").correct else None
 
 
-def _chain_value(numbers: list[int], solution: str) -> int | None:
+def _chain_value(numbers: list[int], solution: str) -> int:
     """Value of a chain of + - * with usual precedence (trusted text built above; no parsing of model output)."""
     terms, sign, product = [], 1, numbers[0]
     ops = solution.split()[1::2]
