@@ -5,6 +5,9 @@
     r3 sql "SELECT ..."           query the trajectory store (views: episodes, retry_success, ...)
     r3 catalog PATH               write a DuckDB file of views over the store, for the duckdb CLI
     r3 summary                    print the last run's summary
+    r3 registry --spec NAME       list registered versions with aliases, scores and promotion notes
+    r3 rollback --spec NAME [--to VERSION]   move `champion` back to the previous champion
+    r3 bench hostile              time every verifier on the adversarial corpus (p99 per category)
 """
 
 from __future__ import annotations
@@ -93,7 +96,17 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from r3_pipeline.bench import hostile
+
+    figures = hostile.hostile_figures(repeats=args.repeats)
+    print(hostile.format_table(figures))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    from r3_pipeline.registry_cli import add_registry_parsers
+
     parser = argparse.ArgumentParser(prog="r3", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="materialize the pipeline(s) and print the summary")
@@ -112,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_catalog)
     p = sub.add_parser("summary", help="print the last run's summary")
     p.set_defaults(func=cmd_summary)
+    add_registry_parsers(sub)
+    p = sub.add_parser("bench", help="benchmarks that print tables")
+    p.add_argument("name", choices=["hostile"], help="hostile: verifiers on the adversarial corpus")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs per case")
+    p.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

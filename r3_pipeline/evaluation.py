@@ -8,8 +8,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from r3_pipeline.rollout.episodes import Episode
-
 Z95 = 1.959963984540054
 
 
@@ -37,10 +35,11 @@ class Accuracy:
         return asdict(self)
 
 
-def accuracy(episodes: list[Episode]) -> Accuracy:
-    n = len(episodes)
-    first = sum(e.first_verdict.correct for e in episodes)
-    second = sum(e.second_correct for e in episodes)
+def accuracy(records: list[dict]) -> Accuracy:
+    """Accuracy over episode records (store rows): `first_correct`, and `retry_correct` after a failure."""
+    n = len(records)
+    first = sum(bool(r["first_correct"]) for r in records)
+    second = sum(bool(r["first_correct"] or r["retry_correct"]) for r in records)
     return Accuracy(n, first, second, first / n if n else 0.0, wilson_interval(first, n),
                     second / n if n else 0.0, wilson_interval(second, n))
 

@@ -16,6 +16,7 @@ import yaml
 
 from r3_pipeline.models.embedded import EmbeddedModelConfig
 from r3_pipeline.prompts import ASSETS_DIR
+from r3_pipeline.rollout.engines import GenerationLimits, Sampling
 from r3_pipeline.training.warm_start import WarmStartConfig
 
 SPECS_DIR = ASSETS_DIR / "specs"
@@ -46,6 +47,8 @@ class MiningSpec:
     keep: str = field(default="all", metadata={"help": "'all': keep a task when every sample fails; 'any': when one does."})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the mined attempts."})
     max_new_tokens: int = field(default=64, metadata={"help": "Length bound of each generated turn."})
+    chunk_tasks: int = field(default=64, metadata={"help": "Tasks per stored chunk: an interrupted run resumes "
+                                                           "after the last finished chunk."})
 
 
 @dataclass
@@ -62,6 +65,8 @@ class EvaluationSpec:
     num_tasks: int = field(default=500, metadata={"help": "Held-out test tasks evaluated (0 = all)."})
     max_new_tokens: int = field(default=64, metadata={"help": "Length bound of each generated turn."})
     batch_size: int = field(default=128, metadata={"help": "Sequences per generate() call."})
+    chunk_tasks: int = field(default=250, metadata={"help": "Tasks per stored chunk: an interrupted run resumes "
+                                                            "after the last finished chunk."})
 
 
 @dataclass
@@ -86,6 +91,8 @@ class Spec:
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     registry: RegistrySpec = field(default_factory=RegistrySpec)
     schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
+    limits: GenerationLimits = field(default_factory=GenerationLimits, metadata={
+        "help": "Bounds on turn length, prompt length and batch size for mining and evaluation."})
 
     @property
     def registered_name(self) -> str:
@@ -117,7 +124,7 @@ def _build(cls, data: Any, where: str):
         kwargs[name] = value
     try:
         return cls(**kwargs)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise SpecError(f"{where}: {exc}") from None
 
 
@@ -137,6 +144,14 @@ def parse_spec(data: Any, where: str = "spec") -> Spec:
     spec = _build(Spec, data, where)
     if spec.mining.keep not in ("all", "any"):
         raise SpecError(f"{where}.mining.keep: expected 'all' or 'any', got {spec.mining.keep!r}")
+    for section in ("mining", "evaluation"):
+        part = getattr(spec, section)
+        if part.chunk_tasks < 1:
+            raise SpecError(f"{where}.{section}.chunk_tasks: must be >= 1, got {part.chunk_tasks}")
+        try:
+            spec.limits.check(Sampling(max_new_tokens=part.max_new_tokens))
+        except ValueError as exc:
+            raise SpecError(f"{where}.{section}.max_new_tokens: {exc}") from None
     from r3_pipeline.tasks import TASKS
 
     if spec.task.name not in TASKS:

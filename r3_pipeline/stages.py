@@ -12,9 +12,10 @@ from pathlib import Path
 
 from r3_pipeline import evaluation, tracking
 from r3_pipeline.layout import Layout, read_json, read_jsonl, write_json, write_jsonl
-from r3_pipeline.models.loading import default_device, load_model, save_model
-from r3_pipeline.rollout.engines import Sampling, TransformersEngine
-from r3_pipeline.rollout.episodes import Episode, EpisodeConfig, run_episodes
+from r3_pipeline.models.loading import default_device, fingerprint, load_model, save_model
+from r3_pipeline.rollout.engines import GenerationLimits, Sampling, TransformersEngine
+from r3_pipeline.rollout.episodes import EpisodeConfig
+from r3_pipeline.rollout.stored import EpisodeSource, run_stored_episodes
 from r3_pipeline.spec import Spec
 from r3_pipeline.store import TrajectoryStore
 from r3_pipeline.tasks import make_task
@@ -88,7 +89,8 @@ def build_base_model(spec: Spec, layout: Layout, start_from: str = "spec") -> di
     elif spec.model.source == "embedded":
         rows = load_split(spec, layout, "train")[: spec.model.warm_start.num_rows]
         stats = train_embedded_model(task_for(spec), rows, spec.model.embedded, spec.model.warm_start, out / "model")
-        info = {"model_id": f"{spec.name}:embedded", "path": str(out / "model"), **stats}
+        # The fingerprint tells rebuilt models apart, so their episodes never share ids.
+        info = {"model_id": f"{spec.name}:embedded:{fingerprint(out / 'model')}", "path": str(out / "model"), **stats}
     else:
         info = {"model_id": spec.model.source, "path": spec.model.source}
     if start_from == "champion" and not champion:
@@ -116,9 +118,14 @@ def base_model_info(spec: Spec, layout: Layout) -> dict:
     return read_json(layout.spec_dir(spec.name, "base_model") / "info.json")
 
 
-def engine_for(path: str, batch_size: int) -> TransformersEngine:
+def engine_for(path: str, batch_size: int, limits: GenerationLimits) -> TransformersEngine:
     model, tokenizer = load_model(path, device=default_device())
-    return TransformersEngine(model, tokenizer, batch_size)
+    return TransformersEngine(model, tokenizer, batch_size, limits=limits)
+
+
+def truncated_prompts(records: list[dict]) -> int:
+    """Episodes whose prompt lost tokens to the length limits (reported, never silent)."""
+    return sum(1 for r in records if r.get("truncated_tokens"))
 
 
 # -- baseline: failure mining ------------------------------------------------------------------------------
@@ -134,29 +141,30 @@ def mine_failures(spec: Spec, layout: Layout, run_id: str) -> dict:
                         attempt=Sampling(m.temperature, 1.0, m.max_new_tokens, seed=1),
                         reflection=Sampling(0.0, 1.0, m.max_new_tokens), retry=Sampling(0.0, 1.0, m.max_new_tokens))
     t0 = time.monotonic()
-    episodes = run_episodes(task_for(spec), rows, engine_for(base["path"], spec.evaluation.batch_size), cfg)
+    source = EpisodeSource(spec.name, "mining", base["model_id"], spec.task.name, run_id)
+    run = run_stored_episodes(task_for(spec), rows, lambda: engine_for(base["path"], spec.evaluation.batch_size, spec.limits),
+                              cfg, store, source, m.chunk_tasks)
     seconds = time.monotonic() - t0
-    store.write([e.to_record(spec=spec.name, stage="mining", run_id=run_id, model_id=base["model_id"],
-                             task=spec.task.name) for e in episodes],
-                name=f"mining-{spec.name}-{run_id}")
-    failures = failure_set(episodes, m.keep)
+    failures = failure_set(run.records, {r["task_id"]: r for r in rows}, m.keep)
     write_jsonl(layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl", failures)
-    acc = evaluation.accuracy(episodes)
-    return {"tasks_mined": len(rows), "tasks_excluded_as_trained": len(trained), "samples": len(episodes),
+    acc = evaluation.accuracy(run.records)
+    return {"tasks_mined": len(rows), "tasks_excluded_as_trained": len(trained), "samples": len(run.records),
             "failures": len(failures), "failure_rate": len(failures) / max(len(rows), 1),
-            "sample_first_accuracy": acc.first, "sample_second_accuracy": acc.second, "seconds": round(seconds, 1)}
+            "sample_first_accuracy": acc.first, "sample_second_accuracy": acc.second,
+            "chunks_generated": run.chunks_generated, "chunks_reused": run.chunks_reused,
+            "truncated_prompts": truncated_prompts(run.records), "seconds": round(seconds, 1)}
 
 
-def failure_set(episodes: list[Episode], keep: str) -> list[dict]:
+def failure_set(records: list[dict], rows: dict[str, Row], keep: str) -> list[dict]:
     """One entry per failed task with one of its failed attempts. keep='all': every sample failed; 'any': one did."""
-    by_task: dict[str, list[Episode]] = {}
-    for e in episodes:
-        by_task.setdefault(e.row["task_id"], []).append(e)
+    by_task: dict[str, list[dict]] = {}
+    for r in records:
+        by_task.setdefault(r["task_id"], []).append(r)
     out = []
-    for group in by_task.values():
-        failed = [e for e in group if not e.first_verdict.correct]
+    for task_id, group in by_task.items():
+        failed = sorted((r for r in group if not r["first_correct"]), key=lambda r: r["sample_idx"])
         if failed and (keep == "any" or len(failed) == len(group)):
-            out.append({"row": failed[0].row, "failed_attempt": failed[0].first.text, "samples": len(group),
+            out.append({"row": rows[task_id], "failed_attempt": failed[0]["first_attempt"], "samples": len(group),
                         "failed_samples": len(failed)})
     return out
 
@@ -212,21 +220,22 @@ def evaluate(spec: Spec, layout: Layout, run_id: str) -> dict:
     cfg = EpisodeConfig(attempt=greedy, reflection=greedy, retry=greedy)
     store, task = TrajectoryStore(layout.store_root), task_for(spec)
     models = {"base": base_model_info(spec, layout), "trained": trained_model_info(spec, layout)}
-    results, timing = {}, {}
+    results, timing, chunks = {}, {}, {}
     for label, info in models.items():
         path = info["path"] if label == "base" else info["final_model"]
         t0 = time.monotonic()
-        episodes = run_episodes(task, rows, engine_for(path, spec.evaluation.batch_size), cfg)
+        source = EpisodeSource(spec.name, "evaluation", info["model_id"], spec.task.name, run_id)
+        run = run_stored_episodes(task, rows, lambda: engine_for(path, spec.evaluation.batch_size, spec.limits), cfg, store,
+                                  source, spec.evaluation.chunk_tasks)
         timing[label] = round(time.monotonic() - t0, 1)
-        store.write([e.to_record(spec=spec.name, stage="evaluation", run_id=run_id, model_id=info["model_id"],
-                                 task=spec.task.name) for e in episodes],
-                    name=f"evaluation-{spec.name}-{label}-{run_id}")
-        results[label] = evaluation.accuracy(episodes)
+        chunks[label] = {"generated": run.chunks_generated, "reused": run.chunks_reused,
+                         "truncated_prompts": truncated_prompts(run.records)}
+        results[label] = evaluation.accuracy(run.records)
     tracking.configure(layout.home, spec.name)
     with mlflow.start_run(run_id=models["trained"]["mlflow_run_id"]):
         for label, acc in results.items():
             mlflow.log_metrics({f"eval_{label}_first_attempt": acc.first, f"eval_{label}_second_attempt": acc.second})
-    out = {"spec": spec.name, "task": spec.task.name, "n": len(rows), "seconds": timing,
+    out = {"spec": spec.name, "task": spec.task.name, "n": len(rows), "seconds": timing, "chunks": chunks,
            "models": {k: v["model_id"] for k, v in models.items()},
            "results": {k: v.as_dict() for k, v in results.items()}}
     write_json(layout.spec_dir(spec.name, "evaluation") / "results.json", out)

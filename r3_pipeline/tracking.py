@@ -1,20 +1,36 @@
 """MLflow: runs, model logging, registry aliases and the promotion gate.
 
 Registry stages are deprecated in MLflow 3, so promotion uses aliases: a new version takes `champion` only
-when its held-out second-attempt accuracy beats the current champion's (or the base model's when there is
-none); otherwise it is the `challenger`. The reason and the previous champion are recorded on the version
-as tags, so a rollback knows where to go.
+when its held-out second-attempt accuracy strictly beats the current champion's (or the base model's when
+there is none); otherwise, ties and NaN included, it is the `challenger`. The score, the reason and the
+previous champion are recorded on the version as tags, so `rollback` knows where to go.
+
+Registration and promotion are read-modify-writes of the registry, so they hold a file lock beside the
+SQLite store (`registry_lock`): two pipelines registering at once leave one champion, the better one, and
+an unbroken previous-champion chain. Both are idempotent per training run, so an asset re-materialized
+after an interruption neither adds a second version nor decides twice.
 """
 
 from __future__ import annotations
 
+import fcntl
+import math
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.entities import LoggedModelStatus
 
+CHAMPION, CHALLENGER, ROLLED_BACK = "champion", "challenger", "rolled_back"
 SCORE_TAG = "second_attempt_accuracy"
+REASON_TAG = "promotion_reason"
+PREVIOUS_TAG = "previous_champion"
+DECISION_TAG = "promotion_alias"  # written last: its presence means the promotion decision is complete
+ROLLBACK_TAG = "rollback_reason"
+RESTORED_TAG = "rolled_back_from"
 
 
 def tracking_uri(home: Path) -> str:
@@ -31,6 +47,25 @@ def configure(home: Path, experiment: str) -> str:
     return exp.experiment_id
 
 
+@contextmanager
+def registry_lock():
+    """Serialize registry read-modify-writes across processes with an flock on a file beside the SQLite store.
+
+    This covers every process on one machine sharing one `mlflow.db`, the only store `configure` sets up. A
+    shared tracking server has no such file: it would need a lock all clients share (a database advisory
+    lock, say), so any other tracking URI is refused rather than left unguarded.
+    """
+    uri = mlflow.get_tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        raise ValueError(f"registry changes are serialized only for a SQLite tracking store, not {uri}")
+    with open(Path(uri.removeprefix("sqlite:///")).with_name("registry.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @dataclass
 class Promotion:
     version: str
@@ -39,8 +74,27 @@ class Promotion:
     previous_champion: str | None
 
 
+@dataclass
+class Rollback:
+    registered_name: str
+    demoted: str
+    champion: str
+    note: str
+
+
 def log_model_version(model_dir: Path, registered_name: str, run_id: str) -> str:
-    """Log a saved transformers model directory to the run and register it; returns the new version."""
+    """Log a saved transformers model directory to the run and register it; return its version.
+
+    Idempotent per run: a model already logged to `run_id` is reused and a version already registered from
+    it is returned, so a re-run after an interruption adds no second version.
+    """
+    model_uri = _logged_model_uri(run_id) or _log_model(model_dir, run_id)
+    with registry_lock():  # the look-up and the registration are one step for racing registrations of a run
+        existing = _run_version(MlflowClient(), registered_name, run_id)
+        return existing or str(mlflow.register_model(model_uri, registered_name).version)
+
+
+def _log_model(model_dir: Path, run_id: str) -> str:
     from r3_pipeline.models.loading import load_model
 
     model, tokenizer = load_model(model_dir)
@@ -49,7 +103,19 @@ def log_model_version(model_dir: Path, registered_name: str, run_id: str) -> str
             transformers_model={"model": model, "tokenizer": tokenizer}, name="model", task="text-generation",
             pip_requirements=_requirements(),
         )
-    return mlflow.register_model(info.model_uri, registered_name).version
+    return info.model_uri
+
+
+def _logged_model_uri(run_id: str) -> str | None:
+    experiment = mlflow.get_run(run_id).info.experiment_id
+    logged = mlflow.search_logged_models(experiment_ids=[experiment], output_format="list",
+                                         filter_string=f"source_run_id='{run_id}' AND name='model'")
+    return next((m.model_uri for m in logged if m.status == LoggedModelStatus.READY), None)
+
+
+def _run_version(client: MlflowClient, registered_name: str, run_id: str) -> str | None:
+    found = client.search_model_versions(f"name='{registered_name}' AND run_id='{run_id}'")
+    return str(min(int(v.version) for v in found)) if found else None
 
 
 def _requirements() -> list[str]:
@@ -61,31 +127,108 @@ def _requirements() -> list[str]:
 
 
 def promote(registered_name: str, version: str, score: float, baseline_score: float) -> Promotion:
-    """Give `version` the champion alias if `score` beats the champion's (or `baseline_score`), else challenger."""
+    """Give `version` the champion alias if `score` beats the champion's (or `baseline_score`), else challenger.
+
+    The champion is read under `registry_lock`, so a concurrent promotion is compared with the winner of the
+    other. A version promoted before keeps its recorded decision.
+    """
     client = MlflowClient()
-    client.set_model_version_tag(registered_name, version, SCORE_TAG, f"{score:.6f}")
-    champion = _alias_version(client, registered_name, "champion")
-    if champion is not None and champion.version != version:
-        bar, against = float(champion.tags.get(SCORE_TAG, "0")), f"champion v{champion.version}"
+    version = str(version)
+    with registry_lock():
+        champion = _alias_version(client, registered_name, CHAMPION)
+        earlier = _earlier_promotion(client, client.get_model_version(registered_name, version), champion)
+        if earlier:
+            return earlier
+        alias, reason = _decide(score, champion, baseline_score)
+        previous = str(champion.version) if champion is not None and alias == CHAMPION else None
+        tags = {SCORE_TAG: f"{score:.6f}", REASON_TAG: reason, **({PREVIOUS_TAG: previous} if previous else {})}
+        for key, value in tags.items():
+            client.set_model_version_tag(registered_name, version, key, value)
+        client.set_registered_model_alias(registered_name, alias, version)
+        client.set_model_version_tag(registered_name, version, DECISION_TAG, alias)
+    return Promotion(version, alias, reason, previous)
+
+
+def _earlier_promotion(client: MlflowClient, mv, champion) -> Promotion | None:
+    """The decision already made for `mv`; an interruption between moving the alias and recording the decision
+    leaves `mv` champion without DECISION_TAG, and that decision is completed here."""
+    decided = mv.tags.get(DECISION_TAG)
+    if decided is None:
+        if champion is None or str(champion.version) != str(mv.version):
+            return None
+        decided = CHAMPION
+        client.set_model_version_tag(mv.name, mv.version, DECISION_TAG, decided)
+    return Promotion(str(mv.version), decided, mv.tags.get(REASON_TAG, ""), mv.tags.get(PREVIOUS_TAG))
+
+
+def _decide(score: float, champion, baseline_score: float) -> tuple[str, str]:
+    if champion is not None:
+        # A champion without a score (set by hand) is held to the base model's bar.
+        bar, against = float(champion.tags.get(SCORE_TAG, baseline_score)), f"champion v{champion.version}"
     else:
         bar, against = baseline_score, "the base model"
-    if score > bar:
-        alias, verb = "champion", "beats"
-    else:
-        alias, verb = "challenger", "does not beat"
-    reason = f"second-attempt accuracy {score:.4f} {verb} {against} ({bar:.4f})"
-    previous = champion.version if champion is not None and alias == "champion" else None
-    if previous:
-        client.set_model_version_tag(registered_name, version, "previous_champion", previous)
-    client.set_model_version_tag(registered_name, version, "promotion_reason", reason)
-    client.set_registered_model_alias(registered_name, alias, version)
-    return Promotion(version, alias, reason, previous)
+    if not math.isfinite(score):
+        return CHALLENGER, f"second-attempt accuracy {score} is not a finite number, so it cannot beat {against}"
+    alias, verb = (CHAMPION, "beats") if score > bar else (CHALLENGER, "does not beat")
+    return alias, f"second-attempt accuracy {score:.4f} {verb} {against} ({bar:.4f})"
+
+
+def rollback(registered_name: str, to_version: str | None = None, reason: str = "") -> Rollback:
+    """Move `champion` back to the current champion's recorded previous champion, or to `to_version`.
+
+    Rolling back again walks further back: the restored version's own `previous_champion` is next. The
+    demoted version stays registered, takes the `rolled_back` alias (held by the latest one demoted) and a
+    `rollback_reason` tag; it does not take `challenger`, which names a candidate that lost on score. The
+    restored version records `rolled_back_from`. Later promotions are compared with the restored champion.
+    Raises ValueError when there is no champion, no previous champion, or no such version.
+    """
+    client = MlflowClient()
+    with registry_lock():
+        champion = _alias_version(client, registered_name, CHAMPION)
+        if champion is None:
+            raise ValueError(f"{registered_name} has no champion to roll back")
+        demoted = str(champion.version)
+        target = str(to_version) if to_version is not None else champion.tags.get(PREVIOUS_TAG)
+        if target is None:
+            raise ValueError(f"champion v{demoted} of {registered_name} records no previous champion; "
+                             "name the version to roll back to")
+        if target == demoted:
+            raise ValueError(f"v{target} of {registered_name} is already the champion")
+        _require_version(client, registered_name, target)
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        note = f"rolled back to v{target} at {stamp}" + (f": {reason}" if reason else "")
+        client.set_model_version_tag(registered_name, demoted, ROLLBACK_TAG, note)
+        client.set_model_version_tag(registered_name, target, RESTORED_TAG, demoted)
+        client.set_registered_model_alias(registered_name, CHAMPION, target)
+        client.set_registered_model_alias(registered_name, ROLLED_BACK, demoted)
+    return Rollback(registered_name, demoted, target, note)
+
+
+def _require_version(client: MlflowClient, registered_name: str, version: str) -> None:
+    try:
+        client.get_model_version(registered_name, version)
+    except mlflow.exceptions.MlflowException:
+        raise ValueError(f"{registered_name} has no version {version!r}") from None
+
+
+def model_versions(registered_name: str) -> list:
+    """Every version of `registered_name`, oldest first, each with its `aliases` filled in (searches leave
+    them empty)."""
+    client = MlflowClient()
+    try:
+        aliases = client.get_registered_model(registered_name).aliases
+    except mlflow.exceptions.MlflowException:
+        raise ValueError(f"no registered model {registered_name}") from None
+    versions = sorted(client.search_model_versions(f"name='{registered_name}'"), key=lambda v: int(v.version))
+    for mv in versions:
+        mv.aliases = sorted(a for a, v in aliases.items() if str(v) == str(mv.version))
+    return versions
 
 
 def champion_uri(registered_name: str) -> str | None:
     """`models:/NAME@champion` when a champion exists."""
     client = MlflowClient()
-    return f"models:/{registered_name}@champion" if _alias_version(client, registered_name, "champion") else None
+    return f"models:/{registered_name}@champion" if _alias_version(client, registered_name, CHAMPION) else None
 
 
 def _alias_version(client: MlflowClient, name: str, alias: str):

@@ -6,6 +6,7 @@ which. Tokenizers are set to left padding for batched generation.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -36,3 +37,14 @@ def save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path:
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def fingerprint(path: str | Path) -> str:
+    """Short id of a saved model directory from its files' names, sizes and modification times (cheap for
+    multi-GB weights, and a rebuilt model gets a new one)."""
+    h = hashlib.sha256()
+    for f in sorted(Path(path).rglob("*")):
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.relative_to(path)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:10]

@@ -2,15 +2,23 @@
 
 `TransformersEngine` batches `model.generate` with left padding. Other engines (vLLM) implement the same
 `generate` method, so episodes and training rollouts never depend on which engine runs.
+
+`GenerationLimits` bounds what one `generate` may cost: the turn length, the prompt length (prompts are cut
+from the left, and the cut is reported on each `Generation` and in `engine.stats`), and the tokens one
+`model.generate` call holds, which is what sizes the KV cache and the activations.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+import math
+from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -21,11 +29,51 @@ class Sampling:
     seed: int = field(default=0, metadata={"help": "Seed for sampling; the same seed reproduces the same samples."})
 
 
+@dataclass(frozen=True)
+class GenerationLimits:
+    max_new_tokens: int = field(default=1024, metadata={
+        "help": "Hard cap on Sampling.max_new_tokens; a turn asking for more is rejected, not clamped."})
+    max_prompt_tokens: int = field(default=0, metadata={
+        "help": "Longest prompt kept; longer ones lose their oldest tokens (reported). 0: only the model's "
+                "context bounds it (prompt + max_new_tokens must fit max_position_embeddings)."})
+    max_batch_tokens: int = field(default=262144, metadata={
+        "help": "Bound on sequences x (longest prompt + max_new_tokens) of one generate() call, the size of its KV "
+                "cache in tokens; bigger batches are split. 0: no bound."})
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"GenerationLimits.max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        for name in ("max_prompt_tokens", "max_batch_tokens"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"GenerationLimits.{name} must be 0 (no bound) or positive, got {getattr(self, name)}")
+
+    def check(self, sampling: Sampling) -> None:
+        """ValueError when `sampling` asks for longer turns than the cap (call it where a config is parsed)."""
+        if sampling.max_new_tokens > self.max_new_tokens:
+            raise ValueError(f"Sampling.max_new_tokens={sampling.max_new_tokens} exceeds "
+                             f"GenerationLimits.max_new_tokens={self.max_new_tokens}")
+
+
 @dataclass
 class Generation:
     ids: list[int]  # generated tokens, including the end-of-turn token when one was produced
     text: str  # decoded without special tokens
     finished: bool  # False when max_new_tokens cut the turn
+    truncated: int = 0  # prompt tokens dropped from the left: the model saw prompt[truncated:]
+
+
+@dataclass
+class EngineStats:
+    """Running counts over an engine's lifetime, for an asset's metadata."""
+
+    prompts: int = 0
+    truncated_prompts: int = 0
+    truncated_tokens: int = 0
+    batches: int = 0  # generate() calls
+    split_batches: int = 0  # generate() calls beyond what batch_size alone needs, forced by max_batch_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
 class Engine(Protocol):
@@ -35,27 +83,60 @@ class Engine(Protocol):
 
 
 class TransformersEngine:
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, batch_size: int = 64):
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, batch_size: int = 64,
+                 limits: GenerationLimits | None = None):
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+        self.limits = limits or GenerationLimits()
+        self.stats = EngineStats()
         self.eos_ids = _eos_ids(model, tokenizer)
 
     @torch.no_grad()
     def generate(self, prompts: list[list[int]], sampling: Sampling) -> list[Generation]:
+        budget = self._prompt_budget(sampling)
+        kept = [_keep_last(p, budget) for p in prompts]
+        batches = pack_batches([len(p) for p in kept], sampling.max_new_tokens, self.batch_size,
+                               self.limits.max_batch_tokens)
         was_training = self.model.training
         self.model.eval()
-        out: list[Generation] = []
-        # Sort by length so batches carry little padding; restore order at the end.
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            torch.manual_seed(sampling.seed + start)
-            out.extend(self._generate_batch([prompts[i] for i in idx], sampling))
-        if was_training:
-            self.model.train()
         result: list[Generation] = [None] * len(prompts)  # type: ignore[list-item]
-        for pos, i in enumerate(order):
-            result[i] = out[pos]
+        try:
+            start = 0
+            for idx in batches:
+                # Seeded by position in length order, as before max_batch_tokens: unsplit runs reproduce.
+                torch.manual_seed(sampling.seed + start)
+                start += len(idx)
+                for i, gen in zip(idx, self._generate_batch([kept[i] for i in idx], sampling)):
+                    gen.truncated = len(prompts[i]) - len(kept[i])
+                    result[i] = gen
+        finally:
+            self.model.train(was_training)
+        self._count(result, len(batches))
         return result
+
+    def _prompt_budget(self, sampling: Sampling) -> int | None:
+        """Longest prompt a turn of `sampling` may keep (None: no bound): the configured bound, and what the
+        model's context leaves after the turn."""
+        self.limits.check(sampling)
+        budgets = [self.limits.max_prompt_tokens] if self.limits.max_prompt_tokens else []
+        context = getattr(self.model.config, "max_position_embeddings", None)
+        if context:
+            if sampling.max_new_tokens >= context:
+                raise ValueError(f"Sampling.max_new_tokens={sampling.max_new_tokens} leaves no room for a prompt in "
+                                 f"the model's context of {context} tokens (max_position_embeddings)")
+            budgets.append(context - sampling.max_new_tokens)
+        return min(budgets, default=None)
+
+    def _count(self, gens: list[Generation], batches: int) -> None:
+        cut = [g.truncated for g in gens if g.truncated]
+        s = self.stats
+        s.prompts += len(gens)
+        s.truncated_prompts += len(cut)
+        s.truncated_tokens += sum(cut)
+        s.batches += batches
+        s.split_batches += batches - math.ceil(len(gens) / self.batch_size)
+        if cut:
+            log.warning("truncated %d of %d prompts from the left (up to %d tokens) to fit generation limits",
+                        len(cut), len(gens), max(cut))
 
     def _generate_batch(self, batch: list[list[int]], sampling: Sampling) -> list[Generation]:
         pad = self.tokenizer.pad_token_id
@@ -65,14 +146,19 @@ class TransformersEngine:
         device = self.model.device
         greedy = sampling.temperature <= 0
         kwargs = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
-        seqs = self.model.generate(
-            input_ids=input_ids.to(device),
-            attention_mask=attention.to(device),
-            max_new_tokens=sampling.max_new_tokens,
-            eos_token_id=self.eos_ids,
-            pad_token_id=pad,
-            **kwargs,
-        )[:, width:].tolist()
+        try:
+            seqs = self.model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                max_new_tokens=sampling.max_new_tokens,
+                eos_token_id=self.eos_ids,
+                pad_token_id=pad,
+                **kwargs,
+            )[:, width:].tolist()
+        except torch.OutOfMemoryError as exc:
+            raise RuntimeError(f"out of accelerator memory generating {len(batch)} sequences x ({width} prompt + "
+                               f"{sampling.max_new_tokens} new) tokens; lower GenerationLimits.max_batch_tokens "
+                               f"(now {self.limits.max_batch_tokens})") from exc
         return [self._trim(s) for s in seqs]
 
     def _trim(self, seq: list[int]) -> Generation:
@@ -82,6 +168,34 @@ class TransformersEngine:
                 return Generation(ids, self.tokenizer.decode(ids, skip_special_tokens=True), True)
         ids = [t for t in seq if t != self.tokenizer.pad_token_id]
         return Generation(ids, self.tokenizer.decode(ids, skip_special_tokens=True), False)
+
+
+def pack_batches(lengths: list[int], max_new_tokens: int, batch_size: int, max_batch_tokens: int) -> list[list[int]]:
+    """Prompt indices grouped into generate() calls, shortest prompts first (little padding): at most `batch_size`
+    each, and each call's sequences x (its longest prompt + max_new_tokens) within `max_batch_tokens` (0: no bound).
+
+    Raises ValueError, before anything is generated, when one sequence alone exceeds `max_batch_tokens`.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    if max_batch_tokens and order and lengths[order[-1]] + max_new_tokens > max_batch_tokens:
+        longest = lengths[order[-1]]
+        raise ValueError(f"one sequence of {longest} prompt + {max_new_tokens} new tokens = "
+                         f"{longest + max_new_tokens} exceeds GenerationLimits.max_batch_tokens={max_batch_tokens}; "
+                         f"raise it, or lower max_prompt_tokens or max_new_tokens")
+    batches: list[list[int]] = []
+    for i in order:
+        # Sorted ascending, so prompt i is the widest of the batch it joins.
+        cost = (len(batches[-1]) + 1) * (lengths[i] + max_new_tokens) if batches else 0
+        if not batches or len(batches[-1]) == batch_size or (max_batch_tokens and cost > max_batch_tokens):
+            batches.append([])
+        batches[-1].append(i)
+    return batches
+
+
+def _keep_last(ids: list[int], budget: int | None) -> list[int]:
+    # Cut from the left: the end of a chat prompt holds the generation prompt and the latest turn, which the
+    # model must continue; a right cut would lose the assistant header. The oldest context is what goes.
+    return ids if budget is None or len(ids) <= budget else ids[-budget:]
 
 
 def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:

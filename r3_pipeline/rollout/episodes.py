@@ -39,6 +39,11 @@ class Episode:
     finished_at: datetime | None = None
 
     @property
+    def truncated_tokens(self) -> int:
+        """Prompt tokens the engine dropped to fit its limits, over all turns (each `Generation.truncated`)."""
+        return sum(g.truncated for g in (self.first, self.reflection, self.retry) if g)
+
+    @property
     def second_correct(self) -> bool:
         """Success at attempt 1, or at attempt 2 after reflecting (the paper's second-attempt accuracy)."""
         return self.first_verdict.correct or bool(self.retry_verdict and self.retry_verdict.correct)
@@ -60,6 +65,7 @@ class Episode:
             "prompt_tokens": self.prompt_tokens, "first_tokens": len(self.first.ids),
             "reflection_tokens": len(self.reflection.ids) if self.reflection else None,
             "retry_tokens": len(self.retry.ids) if self.retry else None,
+            "truncated_tokens": self.truncated_tokens,
             "started_at": self.started_at, "finished_at": self.finished_at or datetime.now(timezone.utc),
         }
 

@@ -37,6 +37,8 @@ _COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
     ("first_tokens", pa.int32(), False, "Token count of `first_attempt`."),
     ("reflection_tokens", pa.int32(), True, "Token count of `reflection`; null without a reflection."),
     ("retry_tokens", pa.int32(), True, "Token count of `retry`; null without a retry."),
+    ("truncated_tokens", pa.int32(), True,
+     "Prompt tokens dropped (oldest first) to fit generation limits, over all turns; null when not recorded."),
     ("started_at", _TS, False, "When the episode started (UTC)."),
     ("finished_at", _TS, False, "When the episode finished (UTC); the latest wins when an id is recorded twice."),
 ]

@@ -71,6 +71,11 @@ class TrajectoryStore:
 
     # ---- reading -------------------------------------------------------------------------------------------
 
+    def read_batch(self, name: str) -> list[dict[str, Any]] | None:
+        """The rows of episode batch `name` as written, or None when no such batch is stored."""
+        path = self.episodes_dir / f"{_check_batch_name(name)}.parquet"
+        return pq.read_table(path).to_pylist() if path.exists() else None
+
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with `episodes_raw`, `episodes`, auxiliary and SQL-file views."""
         self._ensure_layout()

@@ -1,52 +1,78 @@
 """The Countdown task: reach a target number from given numbers with + - * /, each number used exactly once.
 
-This is the paper's arithmetic task. Problems are generated from a seed and kept only when the exact solver
-finds a solution, so every row is provably solvable and carries a reference solution. A row is a pure function
-of its problem key (sorted numbers, target): the same problem gets the same task_id, number order and solution
-whatever seed produced it, so ids are safe to join on across runs.
+This is the paper's arithmetic task. Problems are either generated from a seed or loaded from a user's dataset
+(`source`, read and checked by countdown_data); either way a problem is kept only when the exact solver finds a
+solution, so every row is provably solvable and carries a reference solution. A row is a pure function of its
+problem key (sorted numbers, target): the same problem gets the same task_id, number order and solution
+whatever seed or file produced it, so ids are safe to join on across runs.
+
+Loaded rows that are malformed, duplicated or unsolvable go to Splits.rejected with a reason, and the good ones
+are split by a seeded hash of the task_id (as the function-calling task splits real data). Reading stops once
+num_train and num_test are both filled, so a huge file costs only the rows it needs; the rejection rate then
+covers the rows read (less valid rows skipped because their side was full, which only makes it stricter).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from r3_pipeline.prompts import load_prompts
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
+from r3_pipeline.tasks.countdown_data import GENERATED, SourceRow, check_problem, goes_to_test, read_source
 from r3_pipeline.tasks.countdown_math import solve
 from r3_pipeline.tasks.countdown_teacher import teacher_reflection
 from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE, verify_countdown
+from r3_pipeline.tasks.function_calling_data import RowRejected
 
 MAX_COUNT = 6  # the solver's cost grows steeply past this many numbers
 _CORRUPT_OPS = "+-*/"
 _CORRUPT_TRIES = 20
 _MAX_DRAWS_PER_PROBLEM = 10_000  # keeps a config with too few distinct problems from looping forever
 ProblemKey = tuple[tuple[int, ...], int]
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class CountdownConfig:
-    """Settings for generating Countdown problems."""
+    """Settings for generating Countdown problems or loading them from a user's dataset."""
 
-    seed: int = field(default=0, metadata={"help": "Random seed for problem generation; same seed, same splits."})
-    num_train: int = field(default=2000, metadata={"help": "Number of training problems."})
-    num_test: int = field(default=300, metadata={"help": "Number of test problems (disjoint from train)."})
+    seed: int = field(default=0, metadata={
+        "help": "Random seed for problem generation and for splitting loaded rows; same seed, same splits."})
+    source: str = field(default=GENERATED, metadata={"help": (
+        "'generated' for seeded problems, else a local .jsonl/.json/.parquet file, dataset folder or hub id "
+        "(e.g. Jiayi-Pan/Countdown-Tasks-3to4) of {\"target\": int, \"nums\" (or \"numbers\"): [int, ...]} rows. "
+        "Bad rows are rejected with a reason; each kept row is proved solvable by the exact solver (about 1 ms "
+        "for 3-4 numbers, up to ~1 s for an unsolvable 6-number row; rows over 6 numbers are rejected).")})
+    split: str = field(default="train", metadata={
+        "help": "Loaded data: the split to read from a dataset folder or hub id."})
+    num_train: int = field(default=2000, metadata={
+        "help": "Generated: number of training problems. Loaded: at most this many train rows are kept."})
+    num_test: int = field(default=300, metadata={
+        "help": "Generated: number of test problems (disjoint from train). Loaded: at most this many test rows."})
+    test_fraction: float = field(default=0.1, metadata={
+        "help": "Loaded data: share of rows sent to test, by a seeded hash of the task_id (problem)."})
+    max_reject_rate: float = field(default=0.05, metadata={
+        "help": "Largest acceptable share of rejected (invalid) rows; checked by the pipeline's asset check."})
     counts: list[int] = field(
         default_factory=lambda: [3, 4],
-        metadata={"help": "How many numbers a problem has, drawn uniformly from this list (each 1 to 6)."},
+        metadata={"help": "Generated: how many numbers a problem has, drawn uniformly from this list (each 1 to 6)."},
     )
-    min_number: int = field(default=1, metadata={"help": "Smallest number that can be drawn (>= 0)."})
-    max_number: int = field(default=20, metadata={"help": "Largest number that can be drawn."})
-    min_target: int = field(default=1, metadata={"help": "Smallest target."})
-    max_target: int = field(default=100, metadata={"help": "Largest target."})
+    min_number: int = field(default=1, metadata={"help": "Generated: smallest number that can be drawn (>= 0)."})
+    max_number: int = field(default=20, metadata={"help": "Generated: largest number that can be drawn."})
+    min_target: int = field(default=1, metadata={"help": "Generated: smallest target."})
+    max_target: int = field(default=100, metadata={"help": "Generated: largest target."})
     prompts_path: str | None = field(
         default=None, metadata={"help": "Prompt YAML to use instead of assets/prompts/countdown.yaml."}
     )
     target_mode: str = field(default="uniform", metadata={"help": (
-        "'uniform': targets drawn uniformly in range, kept when the solver finds a solution (TinyZero-style); "
-        "'chain': the target is the value of the numbers in the shown order joined by random operators, and "
-        "that chain is the reference solution (an easier, learnable distribution for tiny models).")})
+        "Generated: 'uniform': targets drawn uniformly in range, kept when the solver finds a solution "
+        "(TinyZero-style); 'chain': the target is the value of the numbers in the shown order joined by random "
+        "operators, and that chain is the reference solution (an easier, learnable distribution for tiny models).")})
 
     def __post_init__(self) -> None:
         self.counts = list(self.counts)
@@ -72,6 +98,18 @@ def _config_problem(cfg: CountdownConfig) -> str | None:
         return f"target_mode must be 'uniform' or 'chain', got {cfg.target_mode!r}"
     if cfg.prompts_path is not None and not isinstance(cfg.prompts_path, str):
         return "prompts_path must be a string or None"
+    return _loading_problem(cfg)
+
+
+def _loading_problem(cfg: CountdownConfig) -> str | None:
+    for name in ("test_fraction", "max_reject_rate"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            return f"{name} must be a number in [0, 1], got {value!r}"
+    if not isinstance(cfg.source, str) or not cfg.source.strip():
+        return f"source must be {GENERATED!r} or a file path / dataset folder / hub id, got {cfg.source!r}"
+    if not isinstance(cfg.split, str) or not cfg.split:
+        return f"split must be a non-empty string, got {cfg.split!r}"
     return None
 
 
@@ -131,8 +169,11 @@ class CountdownTask:
         self.prompts = load_prompts("countdown", self.config.prompts_path)
 
     def build_splits(self) -> Splits:
-        """Draw num_train + num_test distinct solvable problems, then split: disjoint by construction."""
+        """Generated: draw num_train + num_test distinct solvable problems, then split (disjoint by construction).
+        Loaded: see `_load_splits`."""
         cfg = self.config
+        if cfg.source != GENERATED:
+            return _load_splits(cfg)
         rows = _generate(cfg, cfg.num_train + cfg.num_test)
         return Splits(train=rows[cfg.num_test :], test=rows[: cfg.num_test], rejected=[])
 
@@ -172,6 +213,78 @@ class CountdownTask:
 
     def validate_row(self, row: object) -> str | None:
         return validate_row(row)
+
+
+def _load_splits(cfg: CountdownConfig) -> Splits:
+    """Rows from the user's `source`: each checked, deduped, solved and sent to its seeded side, until full."""
+    loaded = _Loaded(cfg)
+    for source_row in read_source(cfg.source, cfg.split):
+        if loaded.full():
+            loaded.stopped_at = source_row.where
+            break
+        loaded.add(source_row)
+    loaded.report()
+    return Splits(train=loaded.train, test=loaded.test, rejected=loaded.rejected)
+
+
+@dataclass
+class _Loaded:
+    """The rows kept and rejected so far while reading a user's source, one source row at a time."""
+
+    cfg: CountdownConfig
+    train: list[Row] = field(default_factory=list)
+    test: list[Row] = field(default_factory=list)
+    rejected: list[Row] = field(default_factory=list)
+    seen: set[ProblemKey] = field(default_factory=set)
+    unused: int = 0
+    solver_s: float = 0.0
+    stopped_at: dict[str, int] | None = None
+
+    def full(self) -> bool:
+        return len(self.train) >= self.cfg.num_train and len(self.test) >= self.cfg.num_test
+
+    def add(self, source_row: SourceRow) -> None:
+        try:
+            numbers, target = self._new_problem(source_row)
+        except RowRejected as reject:
+            self.rejected.append(source_row.rejected(reject.reason))
+            return
+        side, cap = self._side(task_id_for(numbers, target))
+        if len(side) >= cap:
+            self.unused += 1  # its side is already full, so it is not worth the solver's time
+            return
+        started = time.perf_counter()
+        row = make_row(numbers, target)
+        self.solver_s += time.perf_counter() - started
+        if row is None:
+            self.rejected.append(source_row.rejected("unsolvable"))
+        else:
+            side.append(row)
+
+    def _new_problem(self, source_row: SourceRow) -> tuple[list[int], int]:
+        numbers, target = check_problem(source_row, MAX_COUNT)
+        key = problem_key(numbers, target)
+        if key in self.seen:
+            raise RowRejected("duplicate_problem")
+        self.seen.add(key)
+        return numbers, target
+
+    def _side(self, task_id: str) -> tuple[list[Row], int]:
+        if goes_to_test(task_id, self.cfg.test_fraction, self.cfg.seed):
+            return self.test, self.cfg.num_test
+        return self.train, self.cfg.num_train
+
+    def report(self) -> None:
+        """Tell the user what happened to their rows, including those the solver never looked at."""
+        reasons = Counter(row["reject_reason"] for row in self.rejected)
+        parts = [f"countdown source {self.cfg.source!r}: kept {len(self.train)} train and {len(self.test)} test "
+                 f"rows, rejected {len(self.rejected)} {dict(reasons.most_common())}; "
+                 f"exact solver took {self.solver_s:.1f} s"]
+        if self.unused:
+            parts.append(f"{self.unused} valid rows were skipped unsolved because their split was already full")
+        if self.stopped_at:
+            parts.append(f"both splits were full, so reading stopped at {self.stopped_at} and the rest was not checked")
+        log.log(logging.WARNING if self.rejected else logging.INFO, "; ".join(parts))
 
 
 def _generate(cfg: CountdownConfig, wanted: int) -> list[Row]:

@@ -8,13 +8,14 @@ Reason codes (`Verdict.reason`):
   correct                      the expression uses exactly the given numbers and equals the target
   no_answer                    no <answer>...</answer> pair, or the response is not a string
   too_long                     response or answer text over the length bounds (checked before any parsing)
-  syntax                       the answer is not a Python-syntax arithmetic expression
+  syntax                       the answer is not a Python-syntax arithmetic expression (unbalanced brackets too)
   disallowed:<NodeName>        a syntax node outside the whitelist, e.g. disallowed:Pow, disallowed:Call
   disallowed:Constant:<type>   a literal that is not a plain int, e.g. disallowed:Constant:float
-  disallowed:literal_format    an int literal not written in plain decimal digits (0x10, 1_0)
+  disallowed:literal_format    an int literal not written in plain decimal digits (0x10, 1_0, 00)
   disallowed:non_ascii         any non-ASCII character (look-alike digits, unicode minus, x signs)
   disallowed:comment           a '#' (Python would silently drop the rest of the line)
-  too_deep                     expression tree deeper than MAX_DEPTH
+  too_deep                     brackets or expression tree nested deeper than MAX_DEPTH (brackets are counted
+                               before parsing, so the parser never sees deep nesting)
   too_large                    a literal or intermediate value with numerator/denominator >= MAX_MAGNITUDE
   wrong_numbers                the literals are not exactly the given multiset of numbers
   division_by_zero             a division by a (sub)expression equal to zero
@@ -122,10 +123,31 @@ def _parse(text: str) -> ast.Expression:
         raise _Reject("disallowed:non_ascii")
     if "#" in text:
         raise _Reject("disallowed:comment")
+    _check_brackets(text)
     try:
         return ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         raise _Reject("syntax") from None
+
+
+def _check_brackets(text: str) -> None:
+    """Reject unbalanced or over-deep bracket nesting with a flat scan, before Python's recursive parser runs.
+
+    Balance is judged first, so a truncated answer reads as a syntax error rather than as too deep.
+    """
+    depth = deepest = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                raise _Reject("syntax")
+    if depth:
+        raise _Reject("syntax")
+    if deepest > MAX_DEPTH:
+        raise _Reject("too_deep")
 
 
 def _check(node: ast.AST, depth: int, literals: list[int], text: str) -> None:
@@ -147,8 +169,9 @@ def _literal(node: ast.Constant, text: str) -> int:
     value = node.value
     if type(value) is not int:  # excludes bool, which subclasses int
         raise _Reject(f"disallowed:Constant:{type(value).__name__}")
-    # Only plain decimal digits count as "using the number": 0x14 or 2_0 are not how anyone writes 20.
-    if not _DECIMAL.fullmatch(text[node.col_offset : node.end_col_offset]):
+    # Only plain decimal digits count as "using the number": 0x14, 2_0 or 00 are not how anyone writes 20 or 0.
+    written = text[node.col_offset : node.end_col_offset]
+    if not _DECIMAL.fullmatch(written) or (len(written) > 1 and written[0] == "0"):
         raise _Reject("disallowed:literal_format")
     if value >= MAX_MAGNITUDE:
         raise _Reject("too_large")

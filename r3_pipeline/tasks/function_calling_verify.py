@@ -2,8 +2,8 @@
 
 This is the reward signal of R3 on the function-calling task (the paper's APIGen / xLAM setting), so it must be
 exact, total (never raises, whatever the string) and cheap on hostile input: every size is bounded before any
-parsing, and nesting depth is checked by a flat bracket scan before `json.loads` sees the text, so a
-100,000-deep input never recurses.
+parsing, and nesting depth is checked by a linear, non-recursive bracket scan before `json.loads` sees the
+text, so a 100,000-deep input never recurses.
 
 Accepted answer formats:
   * one `<tool_call>[{"name": ..., "arguments": {...}}, ...]</tool_call>` block holding a JSON list of calls;
@@ -39,7 +39,8 @@ Reason codes (`Verdict.reason`):
   internal_error:<Exception>  a bug guard; not expected to ever occur
 When several calls are wrong, the reason describes the first unmatched predicted call (in answer order),
 compared with the gold call of the same name that differs from it least; names are checked in sorted order,
-missing before extra before wrong value. Argument names in reasons are ASCII-escaped and cut to 64 characters.
+missing before extra before wrong value. Argument names in reasons are escaped to printable ASCII and cut
+to 64 characters.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ MAX_REASON_NAME_CHARS = 64
 OPEN_TAG = "<tool_call>"
 CLOSE_TAG = "</tool_call>"
 _CALL_KEYS = {"name", "arguments"}
+_FOLD_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPEN = ord("[")
+_PEEL_PASSES = 4
+_PREFIX_CHARS = 4096
 
 Call = dict[str, Any]
 
@@ -93,26 +99,62 @@ def loads_strict(text: str, max_chars: int = MAX_BLOCK_CHARS, max_depth: int = M
 
 
 def nesting_exceeds(text: str, limit: int) -> bool:
-    """True when JSON brackets outside string literals nest deeper than `limit` (a flat scan, no recursion)."""
-    depth = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "[" or ch == "{":
+    """True when JSON brackets outside string literals nest deeper than `limit`: linear, and never recursive.
+
+    Most of the work is C-speed bytes operations (drop string literals, keep only brackets, peel innermost
+    pairs layer by layer); only what does not peel away is walked byte by byte. Bracket kinds are not matched
+    ("[}" counts as a pair: json.loads rejects it anyway), and a backslash outside a string (invalid JSON too)
+    is read as an escape.
+    """
+    if text.count("[") + text.count("{") <= limit:  # the common shallow answer
+        return False
+    # A prefix's brackets are a prefix of the whole text's, so a deep start (the usual attack) is caught cheaply.
+    if _max_depth(_bracket_skeleton(text[:_PREFIX_CHARS]), limit) > limit:
+        return True
+    skeleton = _bracket_skeleton(text)
+    peeled, passes = _peel(skeleton, _PEEL_PASSES)
+    if not peeled:
+        return passes > limit  # balanced: the depth is exactly the number of layers peeled
+    # Peeling removes only balanced runs, so every remaining bracket keeps its depth, and the peeled ones were
+    # at most `passes` deeper than a remaining position: the true depth lies in [remaining, remaining + passes].
+    remaining = _max_depth(peeled, limit)
+    if remaining > limit or remaining + passes <= limit:
+        return remaining > limit
+    return _max_depth(skeleton, limit) > limit
+
+
+def _bracket_skeleton(text: str) -> bytes:
+    """The brackets outside string literals, as b"[" and b"]" only (lone surrogates pass through as bytes)."""
+    data = text.encode("utf-8", "surrogatepass")
+    # Escaped backslashes go first (pairs, left to right, as JSON reads them); then no remaining '"' is escaped.
+    data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return b"".join(data.split(b'"')[::2]).translate(_FOLD_BRACKETS, _NOT_BRACKETS)
+
+
+def _peel(skeleton: bytes, max_passes: int) -> tuple[bytes, int]:
+    """Remove adjacent "[]" pairs, one layer per pass (replace never rematches the pairs it just joined)."""
+    passes = 0
+    while skeleton and passes < max_passes:
+        shorter = skeleton.replace(b"[]", b"")
+        if len(shorter) == len(skeleton):
+            break
+        skeleton, passes = shorter, passes + 1
+    return skeleton, passes
+
+
+def _max_depth(skeleton: bytes, cap: int) -> int:
+    """Deepest running bracket count of a bracket-only string, stopping as soon as it exceeds `cap`."""
+    depth = deepest = 0
+    for byte in skeleton:
+        if byte == _OPEN:
             depth += 1
-            if depth > limit:
-                return True
-        elif ch == "]" or ch == "}":
+            if depth > deepest:
+                deepest = depth
+                if deepest > cap:
+                    break
+        else:
             depth -= 1
-    return False
+    return deepest
 
 
 def _reject_constant(_name: str) -> Any:
@@ -291,5 +333,6 @@ def argument_reason(gold_args: dict, pred_args: dict) -> str:
 
 
 def safe_name(name: str) -> str:
-    """An argument name fit for a reason code: ASCII only (lone surrogates escaped) and bounded in length."""
-    return name.encode("ascii", "backslashreplace").decode("ascii")[:MAX_REASON_NAME_CHARS]
+    """An argument name fit for a reason code: printable ASCII only (control characters, non-ASCII and lone
+    surrogates backslash-escaped) and bounded in length."""
+    return name.encode("unicode_escape").decode("ascii")[:MAX_REASON_NAME_CHARS]

@@ -71,6 +71,11 @@ def make_r3_rollout(task: Task, rows_by_prompt: dict[str, Row], args: R3Config,
         retry_convs = [retry_conversation(task, p, r.text) for p, r in zip(prompts, reflections)]
         retry_ids = [render(tok, c, t) for c, t in zip(retry_convs, tools)]
         retries = engine.generate(retry_ids, Sampling(args.retry_temperature, 1.0, args.max_retry_tokens, seed + 1))
+        if any(g.truncated for g in (*reflections, *retries)):
+            # TRL scores the completion against the full prompt ids; a cut prompt would train on a context
+            # the model never saw.
+            raise ValueError("an R3 training prompt exceeds the model's context (max_position_embeddings): "
+                             "lower max_reflection_tokens/max_retry_tokens or use shorter prompts")
         verdicts = [task.verify(row, r.text) for row, r in zip(rows, retries)]
         completion_ids, env_mask = [], []
         for p_ids, refl, r_ids, retry in zip(prompt_ids, reflections, retry_ids, retries):

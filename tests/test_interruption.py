@@ -1,0 +1,178 @@
+"""Kill -9 in the middle of mining, training and evaluation, then materialize again: nothing restarts from zero,
+no trajectory is stored twice or lost, and the model is registered once. Real processes, real stores.
+
+Each interrupted materialization runs in its own process group (the Dagster run, and for training also the
+`accelerate launch` process and its trainer), which the test kills with SIGKILL once it has done some work.
+While mining runs, the test also queries the store in a loop, as a user's SQL session would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+from dagster import DagsterInstance, DagsterRunStatus
+from mlflow import MlflowClient
+
+from r3_pipeline import tracking
+from r3_pipeline.defs import build_definitions
+from r3_pipeline.defs.run import execute
+from r3_pipeline.layout import Layout, read_json
+from r3_pipeline.store import TrajectoryStore
+from tests.conftest import MICRO_SPEC
+
+SPEC = {
+    **MICRO_SPEC,
+    "name": "kill",
+    "registry": {"name": "r3-kill-test"},
+    "mining": {**MICRO_SPEC["mining"], "num_tasks": 12, "chunk_tasks": 2, "samples_per_task": 2},
+    "evaluation": {**MICRO_SPEC["evaluation"], "chunk_tasks": 2},
+    "training": {"preset": "cpu", "overrides": {**MICRO_SPEC["training"]["overrides"], "max_steps": 8, "save_steps": 2}},
+}
+
+DRIVER = """
+import sys
+from pathlib import Path
+from dagster import DagsterInstance
+from r3_pipeline.defs import build_definitions
+from r3_pipeline.defs.run import execute
+from r3_pipeline.defs.run import execute
+specs, home, assets = sys.argv[1], sys.argv[2], sys.argv[3:]
+with DagsterInstance.get() as instance:
+    execute(build_definitions(Path(specs), home=home), instance, "kill", assets)
+"""
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("interruption")
+    specs = root / "specs"
+    specs.mkdir()
+    (specs / "kill.yaml").write_text(yaml.safe_dump(SPEC))
+    dagster_home = root / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text((Path(__file__).parents[1] / "dagster.yaml").read_text())
+    old = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    env = {"specs": specs, "home": root / "r3home", "dagster_home": dagster_home}
+    _materialize(env, "tasks", "base_model")
+    yield env
+    if old is None:
+        os.environ.pop("DAGSTER_HOME")
+    else:
+        os.environ["DAGSTER_HOME"] = old
+
+
+def _materialize(env, *assets: str) -> None:
+    """In this process, as `r3 run` does; a run left unfinished by a killed process is reclaimed first."""
+    with DagsterInstance.get() as instance:
+        assert execute(build_definitions(env["specs"], home=str(env["home"])), instance, "kill", list(assets)).success
+
+
+def _start(env, *assets: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", DRIVER, str(env["specs"]), str(env["home"]), *assets],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "DAGSTER_HOME": str(env["dagster_home"])})
+
+
+def _kill_when(proc: subprocess.Popen, ready, timeout: float = 300, on_poll=None) -> None:
+    """SIGKILL the process group as soon as `ready()` holds; fail if the process ends or times out first."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        assert time.monotonic() < deadline, "timed out waiting for the run to make progress"
+        if on_poll:
+            on_poll()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _batches(store: TrajectoryStore, stage: str) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in store.episodes_dir.glob(f"{stage}-kill-*.parquet")}
+
+
+def _counts(store: TrajectoryStore, stage: str) -> tuple[int, int, int]:
+    """(raw rows, distinct episode ids, rows in the deduplicated view) of one stage."""
+    q = ("SELECT (SELECT count(*) FROM episodes_raw WHERE spec='kill' AND stage=$1), "
+         "(SELECT count(DISTINCT episode_id) FROM episodes_raw WHERE spec='kill' AND stage=$1), "
+         "(SELECT count(*) FROM episodes WHERE spec='kill' AND stage=$1)")
+    return store.sql(q, [stage])[1][0]
+
+
+def _check_resumed_without_duplicates(store, stage, before: dict[str, int], expected_rows: int) -> None:
+    after = _batches(store, stage)
+    # Chunks stored before the kill are kept as they were, not regenerated.
+    assert all(after[name] == mtime for name, mtime in before.items())
+    assert _counts(store, stage) == (expected_rows, expected_rows, expected_rows)
+
+
+def test_killed_mining_resumes_and_readers_never_see_partial_data(env):
+    store = TrajectoryStore(Layout(env["home"]).store_root)
+    total_chunks, per_chunk = 12 // 2, 2 * 2  # tasks / chunk_tasks; tasks x samples per chunk
+    seen: list[int] = []
+
+    def query() -> None:
+        # A reader in another process than the writer: no lock error, and only whole chunks.
+        n = store.sql("SELECT count(*) FROM episodes WHERE spec='kill' AND stage='mining'")[1][0][0]
+        assert n % per_chunk == 0, f"saw a partial chunk: {n} rows"
+        seen.append(n)
+
+    proc = _start(env, "baseline")
+    _kill_when(proc, lambda: len(_batches(store, "mining")) >= 2, on_poll=query)
+    before = _batches(store, "mining")
+    assert 2 <= len(before) < total_chunks, "the kill should land mid-way"
+    assert max(seen) <= len(before) * per_chunk
+
+    _materialize(env, "baseline")
+    _check_resumed_without_duplicates(store, "mining", before, 12 * 2)
+    failures = (Layout(env["home"]).spec_dir("kill", "baseline") / "failure_set.jsonl").read_text().splitlines()
+    failed_tasks = store.sql("SELECT count(DISTINCT task_id) FROM episodes WHERE spec='kill' AND stage='mining' "
+                             "AND NOT first_correct")[1][0][0]
+    assert len(failures) == failed_tasks  # keep: any
+
+
+def test_killed_training_resumes_from_checkpoint_and_registers_once(env):
+    _materialize(env, "baseline")
+    layout = Layout(env["home"])
+    out = layout.spec_dir("kill", "r3_model")
+    checkpoint = out / "checkpoints" / "checkpoint-2" / "trainer_state.json"
+
+    proc = _start(env, "r3_model")
+    _kill_when(proc, checkpoint.exists)
+    assert not (out / "result.json").exists()
+    run_before = read_json(out / "mlflow_run.json")["run_id"]
+
+    _materialize(env, "r3_model")  # would wait forever on the dead run's training slot if it were not reclaimed
+    with DagsterInstance.get() as instance:
+        assert instance.get_run_records()[1].dagster_run.status == DagsterRunStatus.FAILURE  # the killed run
+    result = read_json(out / "result.json")
+    assert "checkpoint-" in result["resumed_from"]  # it did not restart from step 0
+    assert result["global_step"] == 8
+    assert read_json(out / "mlflow_run.json")["run_id"] == run_before  # one MLflow run for the whole training
+    mlflow.set_tracking_uri(tracking.tracking_uri(layout.home))
+    steps = {m.step for m in MlflowClient().get_metric_history(run_before, "reward")}
+    assert steps == set(range(1, 9))
+    store = TrajectoryStore(layout.store_root)
+    assert _counts(store, "training") == (8 * 8, 8 * 8, 8 * 8)  # steps x sequences, each step stored once
+
+    # Evaluation killed mid-way resumes too.
+    proc = _start(env, "evaluation")
+    _kill_when(proc, lambda: len(_batches(store, "evaluation")) >= 2)
+    before = _batches(store, "evaluation")
+    assert len(before) < 2 * 24 // 2
+    _materialize(env, "evaluation")
+    _check_resumed_without_duplicates(store, "evaluation", before, 2 * 24)
+
+    # Registering twice (a re-materialization after an interruption) makes one model version.
+    _materialize(env, "registered_model")
+    _materialize(env, "registered_model")
+    versions = MlflowClient().search_model_versions("name='r3-kill-test'")
+    assert len(versions) == 1
