@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster import AssetKey, DefaultScheduleStatus, build_schedule_context
+import pytest
+from dagster import AssetKey, DagsterInvalidConfigError, DefaultScheduleStatus, build_schedule_context
 
 from r3_pipeline.defs import build_definitions
 
@@ -34,3 +35,25 @@ def test_spec_becomes_asset_chain_with_checks_pool_and_schedule(specs_dir):
     with build_schedule_context() as context:
         request = schedule.evaluate_tick(context).run_requests[0]
     assert request.run_config["ops"]["micro__base_model"]["config"]["start_from"] == "champion"
+
+
+@pytest.mark.parametrize("config,path", [({"micro__baseline": {"config": {"num_tasks": "many"}}}, "num_tasks"),
+                                         ({"micro__base_model": {"config": {"start_from": "yesterday"}}}, "start_from"),
+                                         ({"micro__baseline": {"config": {"num_taks": 5}}}, "num_taks")])
+def test_bad_run_config_fails_at_launch_naming_the_field(specs_dir, dagster_home, tmp_path, config, path):
+    defs = build_definitions(specs_dir, home=str(tmp_path / "home"))
+    with pytest.raises(DagsterInvalidConfigError, match=path):
+        defs.resolve_job_def("micro_pipeline").execute_in_process(run_config={"ops": config})
+    assert not (tmp_path / "home").exists()  # nothing ran
+
+
+def test_out_of_range_run_config_fails_its_step_before_work(specs_dir, dagster_home, tmp_path):
+    defs = build_definitions(specs_dir, home=str(tmp_path / "home"))
+    result = defs.resolve_job_def("micro_pipeline").execute_in_process(
+        run_config={"ops": {"micro__baseline": {"config": {"samples_per_task": -2}}}}, raise_on_error=False,
+        asset_selection=[AssetKey(["micro", "tasks"]), AssetKey(["micro", "baseline"])])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_key == "micro__baseline" and "samples_per_task" in str(failure.event_specific_data.error)
+    assert not (tmp_path / "home" / "store" / "episodes").exists() or not any(
+        (tmp_path / "home" / "store" / "episodes").glob("mining-*"))

@@ -43,3 +43,16 @@ def test_bad_rows_are_set_aside_counted_and_checked(tmp_path):
 
     lenient = replace(spec, task=replace(spec.task, config={**spec.task.config, "max_reject_rate": 0.1}))
     assert stages.rejection_rate(lenient, layout)["ok"]
+
+
+def test_rejection_rate_counts_every_row_read_not_only_the_rows_kept(tmp_path):
+    rows = [_row(i) for i in range(200)] + [_row(300 + i, tools="{not json") for i in range(4)]
+    data = tmp_path / "xlam.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = parse_spec({**MICRO_FC_SPEC, "task": {"name": "function_calling", "config": {
+        "source": str(data), "test_fraction": 0.25, "num_train": 10, "num_test": 5, "max_reject_rate": 0.05}}})
+    layout = Layout(tmp_path / "home")
+    counts = stages.prepare_tasks(spec, layout)
+    assert (counts["train"], counts["test"], counts["rejected"], counts["rows_read"]) == (10, 5, 4, 204)
+    check = stages.rejection_rate(spec, layout)
+    assert check["rate"] == 4 / 204 and check["ok"]  # 4 / 19 if only kept rows counted

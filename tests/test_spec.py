@@ -26,6 +26,9 @@ def spec_with(path: str, value):
     ("task.name", "chess", "spec.task.name: unknown task 'chess'"),
     ("name", "Bad-Name", "spec.name: required"),
     ("evaluation", [1, 2], "spec.evaluation: expected a mapping"),
+    ("mining.chunk_tasks", 0, "spec.mining.chunk_tasks: must be >= 1"),
+    ("limits.max_batch_tokens", -1, "spec.limits: GenerationLimits.max_batch_tokens must be 0"),
+    ("limits.max_new_tokens", 16, "spec.mining.max_new_tokens: Sampling.max_new_tokens=24 exceeds"),
 ])
 def test_invalid_spec_names_the_field(path, value, message):
     with pytest.raises(SpecError) as err:

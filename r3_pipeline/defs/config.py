@@ -1,7 +1,12 @@
-"""Run configuration of the assets, as Dagster Config classes (shown with help text in the launchpad)."""
+"""Run configuration of the assets, as Dagster Config classes (shown with help text in the launchpad).
+
+Dagster checks types and enum values when a run is launched, before any step runs; a value out of range
+(pydantic `ge`) fails the step that reads it, before that step does any work.
+"""
 
 
 from dataclasses import replace
+from enum import Enum
 
 from dagster import Config
 from pydantic import Field
@@ -9,14 +14,20 @@ from pydantic import Field
 from r3_pipeline.spec import Spec
 
 
+class StartFrom(Enum):
+    spec = "spec"
+    champion = "champion"
+
+
 class BaseModelConfig(Config):
-    start_from: str = Field(default="spec", description="'spec': the spec's model (embedded default is built and "
-                            "warm-started); 'champion': the current MLflow champion, as scheduled retraining does.")
+    start_from: StartFrom = Field(default=StartFrom.spec, description="'spec': the spec's model (embedded default is "
+                                  "built and warm-started); 'champion': the current MLflow champion, as scheduled "
+                                  "retraining does.")
 
 
 class MiningConfig(Config):
-    num_tasks: int = Field(default=0, description="Train tasks to mine; 0 keeps the spec's mining.num_tasks.")
-    samples_per_task: int = Field(default=0, description="Samples per task (paper: up to 64); 0 keeps the spec's.")
+    num_tasks: int = Field(default=0, ge=0, description="Train tasks to mine; 0 keeps the spec's mining.num_tasks.")
+    samples_per_task: int = Field(default=0, ge=0, description="Samples per task (paper: up to 64); 0 keeps the spec's.")
 
     def apply(self, spec: Spec) -> Spec:
         mining = replace(spec.mining, num_tasks=self.num_tasks or spec.mining.num_tasks,
@@ -25,7 +36,8 @@ class MiningConfig(Config):
 
 
 class EvaluationConfig(Config):
-    num_tasks: int = Field(default=0, description="Held-out tasks to evaluate; 0 keeps the spec's evaluation.num_tasks.")
+    num_tasks: int = Field(default=0, ge=0, description="Held-out tasks to evaluate; 0 keeps the spec's "
+                           "evaluation.num_tasks.")
 
     def apply(self, spec: Spec) -> Spec:
         return replace(spec, evaluation=replace(spec.evaluation, num_tasks=self.num_tasks or spec.evaluation.num_tasks))

@@ -69,7 +69,7 @@ def spec_definitions(spec: Spec) -> dict:
     @asset(key=key("base_model"), deps=[key("tasks")], group_name=group,
            description="The model R3 starts from: the warm-started embedded default, a real model, or the champion.")
     def base_model(config: BaseModelConfig, r3: R3Home) -> MaterializeResult:
-        info = stages.build_base_model(spec, r3.layout, config.start_from)
+        info = stages.build_base_model(spec, r3.layout, config.start_from.value)
         return MaterializeResult(metadata={k: v for k, v in info.items() if isinstance(v, (int, float, str))})
 
     @asset(key=key("baseline"), deps=[key("base_model")], group_name=group,

@@ -30,6 +30,11 @@ class Splits:
     train: list[Row]
     test: list[Row]
     rejected: list[Row]
+    rows_read: int = 0  # input rows examined, when size caps kept fewer than were read; 0: train + test + rejected
+
+    @property
+    def total_read(self) -> int:
+        return self.rows_read or len(self.train) + len(self.test) + len(self.rejected)
 
 
 class Task(Protocol):

@@ -203,6 +203,7 @@ class FunctionCallingTask:
 
 def _finish(train: list[Row], test: list[Row], rejected: list[Row], cfg: FunctionCallingConfig) -> Splits:
     """Real data: cap the sizes and move train rows whose query text is also a test query to rejected."""
+    read = len(train) + len(test) + len(rejected)
     test = test[: cfg.num_test]
     test_queries = {row["query"].strip() for row in test}
     kept: list[Row] = []
@@ -211,7 +212,8 @@ def _finish(train: list[Row], test: list[Row], rejected: list[Row], cfg: Functio
             rejected.append({**row, "reject_reason": "test_overlap"})
         else:
             kept.append(row)
-    return Splits(train=kept[: cfg.num_train], test=test, rejected=rejected)
+    # The rejection rate is over every row read, not only the rows the caps kept.
+    return Splits(train=kept[: cfg.num_train], test=test, rejected=rejected, rows_read=read)
 
 
 def _field(row: Row, name: str) -> Any:
