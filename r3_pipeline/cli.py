@@ -5,9 +5,10 @@
     r3 sql "SELECT ..."           query the trajectory store (views: episodes, retry_success, ...)
     r3 catalog PATH               write a DuckDB file of views over the store, for the duckdb CLI
     r3 summary                    print the last run's summary
+    r3 compare --spec NAME        vanilla vs bare retry vs reflection vs trained, on the same held-out tasks
     r3 registry --spec NAME       list registered versions with aliases, scores and promotion notes
     r3 rollback --spec NAME [--to VERSION]   move `champion` back to the previous champion
-    r3 bench hostile              time every verifier on the adversarial corpus (p99 per category)
+    r3 bench NAME|all             benchmarks: hostile, verifiers, store, train-step, rollouts
 """
 
 from __future__ import annotations
@@ -96,12 +97,33 @@ def cmd_summary(args) -> int:
     return 0
 
 
-def cmd_bench(args) -> int:
-    from r3_pipeline.bench import hostile
+def cmd_compare(args) -> int:
+    from r3_pipeline.evaluation import comparison_markdown
 
-    figures = hostile.hostile_figures(repeats=args.repeats)
-    print(hostile.format_table(figures))
+    path = Layout().spec_dir(args.spec, "evaluation") / "results.json"
+    if not path.exists():
+        print(f"no evaluation of spec {args.spec!r} yet at {path}; materialize its evaluation asset first",
+              file=sys.stderr)
+        return 1
+    print(comparison_markdown(read_json(path)))
     return 0
+
+
+BENCHMARKS = {"hostile": "hostile", "verifiers": "verifiers", "store": "store", "train-step": "train_step",
+              "rollouts": "rollouts"}
+
+
+def cmd_bench(args) -> int:
+    import importlib
+    import inspect
+
+    names = list(BENCHMARKS) if args.name == "all" else [args.name]
+    status = 0
+    for name in names:
+        print(f"== r3 bench {name}", flush=True)
+        main = importlib.import_module(f"r3_pipeline.bench.{BENCHMARKS[name]}").main
+        status |= main(args.extra) if "argv" in inspect.signature(main).parameters else main()
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,10 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_catalog)
     p = sub.add_parser("summary", help="print the last run's summary")
     p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("compare", help="print the comparison table of a spec's last evaluation")
+    p.add_argument("--spec", required=True, help="spec name")
+    p.set_defaults(func=cmd_compare)
     add_registry_parsers(sub)
-    p = sub.add_parser("bench", help="benchmarks that print tables")
-    p.add_argument("name", choices=["hostile"], help="hostile: verifiers on the adversarial corpus")
-    p.add_argument("--repeats", type=int, default=5, help="timed runs per case")
+    p = sub.add_parser("bench", help="benchmarks that print tables of figures against their peers and targets")
+    p.add_argument("name", choices=[*BENCHMARKS, "all"], help="hostile: verifiers on the adversarial corpus; "
+                   "verifiers: ours vs sympy vs eval; store: 1M-row ingest and queries; train-step: R3 vs GRPO; "
+                   "rollouts: vLLM vs transformers")
+    p.add_argument("extra", nargs=argparse.REMAINDER, help="options passed to the benchmark (rollouts: --help)")
     p.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     try:

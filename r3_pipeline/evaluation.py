@@ -44,15 +44,105 @@ def accuracy(records: list[dict]) -> Accuracy:
                     second / n if n else 0.0, wilson_interval(second, n))
 
 
+@dataclass
+class Difference:
+    """Paired difference of two models' success on the same tasks (b minus a), with a 95% normal interval.
+
+    Pairing by task removes the between-task variance that two independent intervals would double count.
+    """
+
+    n: int
+    diff: float
+    ci: tuple[float, float]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def paired_difference(a: list[dict], b: list[dict], attempt: str = "second", z: float = Z95) -> Difference:
+    """Difference in `attempt` ("first" or "second") accuracy between records of the same (task_id, sample_idx)."""
+    a_by, b_by = {_key(r): _success(r, attempt) for r in a}, {_key(r): _success(r, attempt) for r in b}
+    keys = sorted(a_by.keys() & b_by.keys())
+    n = len(keys)
+    if n == 0:
+        return Difference(0, 0.0, (0.0, 0.0))
+    d = [b_by[k] - a_by[k] for k in keys]
+    mean = sum(d) / n
+    var = sum((x - mean) ** 2 for x in d) / (n - 1) if n > 1 else 0.0
+    half = z * math.sqrt(var / n)
+    return Difference(n, mean, (mean - half, mean + half))
+
+
+def _key(r: dict) -> tuple[str, int]:
+    return r["task_id"], r["sample_idx"]
+
+
+def _success(r: dict, attempt: str) -> int:
+    return int(bool(r["first_correct"] or (attempt == "second" and r["retry_correct"])))
+
+
+def reflection_summary(records: list[dict]) -> dict:
+    """Length and retry success of the reflections among `records` (the paper saw shorter ones after training)."""
+    lengths = sorted(r["reflection_tokens"] for r in records if r.get("reflection") is not None)
+    n = len(lengths)
+    successes = sum(bool(r["retry_correct"]) for r in records if r.get("reflection") is not None)
+    return {"reflections": n, "mean_tokens": sum(lengths) / n if n else 0.0,
+            "median_tokens": lengths[n // 2] if n else 0, "p90_tokens": lengths[min(n - 1, int(0.9 * n))] if n else 0,
+            "retry_success": successes / n if n else 0.0}
+
+
+def reflection_examples(before: list[dict], after: list[dict], k: int = 3) -> list[dict]:
+    """Up to k tasks where both models reflected: the failed attempt and each model's reflection and verdict."""
+    after_by = {_key(r): r for r in after if r.get("reflection") is not None}
+    out = []
+    for r in before:
+        other = after_by.get(_key(r))
+        if r.get("reflection") is None or other is None:
+            continue
+        out.append({"task_id": r["task_id"], "before": {"attempt": r["first_attempt"], "reflection": r["reflection"],
+                                                        "retry_correct": r["retry_correct"]},
+                    "after": {"attempt": other["first_attempt"], "reflection": other["reflection"],
+                              "retry_correct": other["retry_correct"]}})
+        if len(out) == k:
+            break
+    return out
+
+
 def _fmt(acc: float, ci) -> str:
     return f"{100 * acc:5.1f}% [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
 
-def markdown_table(results: dict[str, Accuracy]) -> str:
-    lines = ["| model | n | first attempt (95% CI) | second attempt (95% CI) |", "|---|---:|---:|---:|"]
-    for name, a in results.items():
-        lines.append(f"| {name} | {a.n} | {_fmt(a.first, a.first_ci)} | {_fmt(a.second, a.second_ci)} |")
+COMPARISON = [  # (label, result key, attempt): the paper's question is whether gains come from reflection
+    ("vanilla, first attempt", "base", "first"),
+    ('vanilla, bare "try again" retry', "base_bare_retry", "second"),
+    ("vanilla, with reflection", "base", "second"),
+    ("trained, first attempt", "trained", "first"),
+    ("trained, with reflection", "trained", "second"),
+]
+
+
+def comparison_rows(evaluation: dict) -> list[tuple[str, int, float, tuple[float, float]]]:
+    """(label, n, accuracy, 95% interval) for each comparison line present in an evaluation's results."""
+    res = evaluation["results"]
+    return [(label, res[key]["n"], res[key][attempt], tuple(res[key][f"{attempt}_ci"]))
+            for label, key, attempt in COMPARISON if key in res]
+
+
+def comparison_markdown(evaluation: dict) -> str:
+    """The comparison, the paired gains of trained over vanilla, and reflection lengths, as markdown."""
+    lines = ["| on the same held-out tasks | n | accuracy (95% CI) |", "|---|---:|---:|"]
+    lines += [f"| {label} | {n} | {_fmt(acc, ci)} |" for label, n, acc, ci in comparison_rows(evaluation)]
+    for attempt, g in evaluation.get("gains", {}).items():
+        lines.append(f"\nTrained minus vanilla, {attempt} attempt (paired): {_signed(g['diff'])} points, "
+                     f"95% CI [{_signed(g['ci'][0])}, {_signed(g['ci'][1])}]")
+    for label, r in evaluation.get("reflections", {}).items():
+        lines.append(f"\nReflections of {label}: {r['reflections']}, mean {r['mean_tokens']:.1f} tokens "
+                     f"(median {r['median_tokens']}, p90 {r['p90_tokens']}), retry success {100 * r['retry_success']:.1f}%")
     return "\n".join(lines)
+
+
+def _signed(x: float) -> str:
+    return f"{100 * x:+.1f}"
 
 
 def accuracy_plot_png(results: dict[str, Accuracy], title: str) -> bytes:

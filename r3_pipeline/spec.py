@@ -65,8 +65,13 @@ class EvaluationSpec:
     num_tasks: int = field(default=500, metadata={"help": "Held-out test tasks evaluated (0 = all)."})
     max_new_tokens: int = field(default=64, metadata={"help": "Length bound of each generated turn."})
     batch_size: int = field(default=128, metadata={"help": "Sequences per generate() call."})
+    engine: str = field(default="auto", metadata={
+        "help": "Generation engine of mining and evaluation: 'transformers', 'vllm' (fails when vLLM cannot run "
+                "the model), or 'auto' (vLLM when it is installed and starts on the model, else transformers)."})
     chunk_tasks: int = field(default=250, metadata={"help": "Tasks per stored chunk: an interrupted run resumes "
                                                             "after the last finished chunk."})
+    bare_retry: bool = field(default=True, metadata={"help": "Also evaluate the base model retrying after a bare "
+                                                           "'try again' with no reflection (the control)."})
 
 
 @dataclass
@@ -142,6 +147,10 @@ def parse_spec(data: Any, where: str = "spec") -> Spec:
     if isinstance(data, dict) and not re.fullmatch(r"[a-z][a-z0-9_]*", str(data.get("name", ""))):
         raise SpecError(f"{where}.name: required, lowercase letters, digits and _ (it prefixes asset keys)")
     spec = _build(Spec, data, where)
+    from r3_pipeline.rollout.factory import ENGINES
+
+    if spec.evaluation.engine not in ENGINES:
+        raise SpecError(f"{where}.evaluation.engine: expected one of {', '.join(ENGINES)}, got {spec.evaluation.engine!r}")
     if spec.mining.keep not in ("all", "any"):
         raise SpecError(f"{where}.mining.keep: expected 'all' or 'any', got {spec.mining.keep!r}")
     for section in ("mining", "evaluation"):

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from r3_pipeline import evaluation, tracking
 from r3_pipeline.layout import Layout, read_json, read_jsonl, write_json, write_jsonl
-from r3_pipeline.models.loading import default_device, fingerprint, load_model, save_model
-from r3_pipeline.rollout.engines import GenerationLimits, Sampling, TransformersEngine
-from r3_pipeline.rollout.episodes import EpisodeConfig
+from r3_pipeline.models.loading import fingerprint, save_model
+from r3_pipeline.rollout.engines import Engine, GenerationLimits, Sampling
+from r3_pipeline.rollout.episodes import BARE, REFLECTION, EpisodeConfig
+from r3_pipeline.rollout.factory import make_engine
 from r3_pipeline.rollout.stored import EpisodeSource, run_stored_episodes
 from r3_pipeline.spec import Spec
 from r3_pipeline.store import TrajectoryStore
@@ -120,9 +121,24 @@ def base_model_info(spec: Spec, layout: Layout) -> dict:
     return read_json(layout.spec_dir(spec.name, "base_model") / "info.json")
 
 
-def engine_for(path: str, batch_size: int, limits: GenerationLimits) -> TransformersEngine:
-    model, tokenizer = load_model(path, device=default_device())
-    return TransformersEngine(model, tokenizer, batch_size, limits=limits)
+def engine_for(path: str, batch_size: int, limits: GenerationLimits, kind: str = "auto") -> Engine:
+    """The spec's engine (`evaluation.engine`) over the checkpoint at `path`, loaded from disk as saved (a freshly
+    trained model included); run_stored_episodes closes it when its episodes are stored."""
+    return make_engine(kind, path, batch_size, limits)
+
+
+def engine_maker(path: str, spec: Spec, chosen: list[str]):
+    """`make_engine` for run_stored_episodes: the spec's engine over `path`, its choice noted in `chosen`."""
+    def make() -> Engine:
+        engine = engine_for(path, spec.evaluation.batch_size, spec.limits, spec.evaluation.engine)
+        chosen.append(getattr(engine, "choice", type(engine).__name__))
+        return engine
+    return make
+
+
+def engine_used(chosen: list[str]) -> str:
+    """Which engine generated (and why), for metadata; none when every chunk was already stored."""
+    return chosen[0] if chosen else "none (every chunk was already stored)"
 
 
 def truncated_prompts(records: list[dict]) -> int:
@@ -144,8 +160,9 @@ def mine_failures(spec: Spec, layout: Layout, run_id: str) -> dict:
                         reflection=Sampling(0.0, 1.0, m.max_new_tokens), retry=Sampling(0.0, 1.0, m.max_new_tokens))
     t0 = time.monotonic()
     source = EpisodeSource(spec.name, "mining", base["model_id"], spec.task.name, run_id)
-    run = run_stored_episodes(task_for(spec), rows, lambda: engine_for(base["path"], spec.evaluation.batch_size, spec.limits),
-                              cfg, store, source, m.chunk_tasks)
+    chosen: list[str] = []
+    run = run_stored_episodes(task_for(spec), rows, engine_maker(base["path"], spec, chosen), cfg, store, source,
+                              m.chunk_tasks)
     seconds = time.monotonic() - t0
     failures = failure_set(run.records, {r["task_id"]: r for r in rows}, m.keep)
     write_jsonl(layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl", failures)
@@ -154,7 +171,8 @@ def mine_failures(spec: Spec, layout: Layout, run_id: str) -> dict:
             "failures": len(failures), "failure_rate": len(failures) / max(len(rows), 1),
             "sample_first_accuracy": acc.first, "sample_second_accuracy": acc.second,
             "chunks_generated": run.chunks_generated, "chunks_reused": run.chunks_reused,
-            "truncated_prompts": truncated_prompts(run.records), "seconds": round(seconds, 1)}
+            "truncated_prompts": truncated_prompts(run.records), "seconds": round(seconds, 1),
+            "engine": engine_used(chosen)}
 
 
 def failure_set(records: list[dict], rows: dict[str, Row], keep: str) -> list[dict]:
@@ -210,38 +228,71 @@ def trained_model_info(spec: Spec, layout: Layout) -> dict:
     return {**result, "mlflow_run_id": run["run_id"], "model_id": f"{spec.name}:r3:{run['run_id'][:12]}"}
 
 
+def training_integrity(spec: Spec, layout: Layout) -> dict:
+    """R3's rules, checked on the stored rollouts of the last training run: every prompt comes from the failure
+    set, and every reward equals the retry's verdict (1 if the retry was correct, else 0)."""
+    run_id = read_json(layout.spec_dir(spec.name, "r3_model") / "job.json")["run_id"]
+    failures = {f["row"]["task_id"] for f in read_jsonl(layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl")}
+    rows = TrajectoryStore(layout.store_root).sql(
+        "SELECT task_id, reward, retry_correct FROM episodes WHERE spec = ? AND stage = 'training' AND run_id = ?",
+        [spec.name, run_id])[1]
+    outside = sum(task_id not in failures for task_id, _, _ in rows)
+    bad_reward = sum(reward != float(bool(correct)) for _, reward, correct in rows)
+    return {"rollouts": len(rows), "outside_failure_set": outside, "reward_not_retry_verdict": bad_reward,
+            "ok": bool(rows) and outside == 0 and bad_reward == 0}
+
+
+def training_curves_png(spec: Spec, layout: Layout) -> bytes:
+    from r3_pipeline.training.curves import curves_png, training_curves
+
+    tracking.configure(layout.home, spec.name)
+    run_id = read_json(layout.spec_dir(spec.name, "r3_model") / "mlflow_run.json")["run_id"]
+    return curves_png(training_curves(run_id), f"{spec.name}: R3 training")
+
+
 # -- evaluation --------------------------------------------------------------------------------------------
 
 def evaluate(spec: Spec, layout: Layout, run_id: str) -> dict:
-    """Base vs trained on the held-out test split, first and second attempt, greedy decoding."""
+    """Base vs trained on the held-out test split, first and second attempt, greedy decoding; with
+    `evaluation.bare_retry`, also the base model retrying after a bare "try again" (no reflection)."""
     import mlflow
 
     rows = load_split(spec, layout, "test")
     rows = rows[: spec.evaluation.num_tasks] if spec.evaluation.num_tasks else rows
     greedy = Sampling(0.0, 1.0, spec.evaluation.max_new_tokens)
-    cfg = EpisodeConfig(attempt=greedy, reflection=greedy, retry=greedy)
     store, task = TrajectoryStore(layout.store_root), task_for(spec)
     models = {"base": base_model_info(spec, layout), "trained": trained_model_info(spec, layout)}
-    results, timing, chunks = {}, {}, {}
-    for label, info in models.items():
-        path = info["path"] if label == "base" else info["final_model"]
+    runs = [("base", "base", REFLECTION), ("trained", "trained", REFLECTION)]
+    if spec.evaluation.bare_retry:
+        runs.append(("base_bare_retry", "base", BARE))
+    records, timing, chunks = {}, {}, {}
+    for label, model, mode in runs:
+        info = models[model]
+        path = info["path"] if model == "base" else info["final_model"]
+        cfg = EpisodeConfig(attempt=greedy, reflection=greedy, retry=greedy, retry_mode=mode)
         t0 = time.monotonic()
         source = EpisodeSource(spec.name, "evaluation", info["model_id"], spec.task.name, run_id)
-        run = run_stored_episodes(task, rows, lambda: engine_for(path, spec.evaluation.batch_size, spec.limits), cfg, store,
-                                  source, spec.evaluation.chunk_tasks)
+        chosen: list[str] = []
+        run = run_stored_episodes(task, rows, engine_maker(path, spec, chosen), cfg, store, source,
+                                  spec.evaluation.chunk_tasks)
         timing[label] = round(time.monotonic() - t0, 1)
         chunks[label] = {"generated": run.chunks_generated, "reused": run.chunks_reused,
-                         "truncated_prompts": truncated_prompts(run.records)}
-        results[label] = evaluation.accuracy(run.records)
+                         "truncated_prompts": truncated_prompts(run.records), "engine": engine_used(chosen)}
+        records[label] = run.records
+    results = {label: evaluation.accuracy(recs) for label, recs in records.items()}
+    gains = {attempt: evaluation.paired_difference(records["base"], records["trained"], attempt).as_dict()
+             for attempt in ("first", "second")}
+    reflections = {label: evaluation.reflection_summary(records[label]) for label in ("base", "trained")}
     tracking.configure(layout.home, spec.name)
     with mlflow.start_run(run_id=models["trained"]["mlflow_run_id"]):
         for label, acc in results.items():
             mlflow.log_metrics({f"eval_{label}_first_attempt": acc.first, f"eval_{label}_second_attempt": acc.second})
     out = {"spec": spec.name, "task": spec.task.name, "n": len(rows), "seconds": timing, "chunks": chunks,
            "models": {k: v["model_id"] for k, v in models.items()},
-           "results": {k: v.as_dict() for k, v in results.items()}}
+           "results": {k: v.as_dict() for k, v in results.items()}, "gains": gains, "reflections": reflections,
+           "reflection_examples": evaluation.reflection_examples(records["base"], records["trained"])}
     write_json(layout.spec_dir(spec.name, "evaluation") / "results.json", out)
-    return {**out, "table": evaluation.markdown_table(results),
+    return {**out, "table": evaluation.comparison_markdown(out),
             "plot_png": evaluation.accuracy_plot_png(results, f"{spec.name}: held-out accuracy")}
 
 

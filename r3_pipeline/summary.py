@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from r3_pipeline.evaluation import comparison_rows
 from r3_pipeline.layout import Layout, read_json, write_json
 from r3_pipeline.spec import Spec
 
@@ -21,6 +22,7 @@ def build_summary(specs: list[Spec], layout: Layout, step_seconds: dict[str, dic
         ev = read_json(eval_path)
         out["specs"][spec.name] = {
             "task": ev["task"], "n_test": ev["n"], "results": ev["results"], "models": ev["models"],
+            "gains": ev.get("gains", {}), "reflections": ev.get("reflections", {}),
             "registry": read_json(reg_path) if reg_path.exists() else None,
             "seconds_per_asset": (step_seconds or {}).get(spec.name, {}),
         }
@@ -32,9 +34,11 @@ def format_summary(summary: dict) -> str:
     lines = []
     for name, s in summary["specs"].items():
         lines.append(f"\n== {name} ({s['task']}, {s['n_test']} held-out tasks; accuracy with 95% Wilson interval)")
-        lines.append(f"{'model':<10} {'first attempt':>24} {'second attempt':>24}")
-        for label, r in s["results"].items():
-            lines.append(f"{label:<10} {_pct(r['first'], r['first_ci']):>24} {_pct(r['second'], r['second_ci']):>24}")
+        for label, _, acc, ci in comparison_rows(s):
+            lines.append(f"{label:<34} {_pct(acc, ci):>24}")
+        for attempt, g in s.get("gains", {}).items():
+            lines.append(f"gain of trained over vanilla, {attempt} attempt (paired, same tasks): "
+                         f"{100 * g['diff']:+.1f} points, 95% CI [{100 * g['ci'][0]:+.1f}, {100 * g['ci'][1]:+.1f}]")
         reg = s.get("registry")
         if reg:
             lines.append(f"registered: {reg['model_uri']} alias={reg['alias']} ({reg['reason']})")

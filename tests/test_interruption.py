@@ -167,9 +167,9 @@ def test_killed_training_resumes_from_checkpoint_and_registers_once(env):
     proc = _start(env, "evaluation")
     _kill_when(proc, lambda: len(_batches(store, "evaluation")) >= 2)
     before = _batches(store, "evaluation")
-    assert len(before) < 2 * 24 // 2
+    assert len(before) < 3 * 24 // 2  # chunks of 2 tasks: base, trained, and the base's bare-retry control
     _materialize(env, "evaluation")
-    _check_resumed_without_duplicates(store, "evaluation", before, 2 * 24)
+    _check_resumed_without_duplicates(store, "evaluation", before, 3 * 24)
 
     # Registering twice (a re-materialization after an interruption) makes one model version.
     _materialize(env, "registered_model")

@@ -24,7 +24,11 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, regis
         checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
                   for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
         assert checks["train_test_disjoint"] and checks["verifier_sanity"] and checks["rejection_rate"]
-        materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+        assert checks["r3_integrity"]
+        events = {e.asset_key.path[-1]: e for e in result.get_asset_materialization_events()}
+        materialized = set(events)
+        curves = events["r3_model"].materialization.metadata["training_curves"].value
+        assert curves.startswith("![plot](data:image/png;base64,")
         assert materialized == {"tasks", "base_model", "baseline", "r3_model", "evaluation", "registered_model"}
         # The run is in the persistent instance, as the UI would show it.
         assert instance.get_run_by_id(result.run_id) is not None
@@ -33,7 +37,14 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, regis
     store = TrajectoryStore(layout.store_root)
     by_stage = dict(store.sql("SELECT stage, count(*) FROM episodes WHERE spec = ? GROUP BY stage", [name])[1])
     assert by_stage["mining"] == 24 * 2
-    assert by_stage["evaluation"] == 24 * 2  # base and trained
+    assert by_stage["evaluation"] == 24 * 3  # base and trained with reflection, base with a bare retry
+    modes = dict(store.sql("SELECT retry_mode, count(*) FILTER (WHERE reflection IS NOT NULL) FROM episodes "
+                           "WHERE spec = ? AND stage = 'evaluation' GROUP BY 1", [name])[1])
+    assert set(modes) == {"reflection", "bare"} and modes["bare"] == 0  # the control never reflects
+    ev = read_json(layout.spec_dir(name, "evaluation") / "results.json")
+    assert ev["results"]["base_bare_retry"]["first"] == ev["results"]["base"]["first"]  # same greedy first attempt
+    assert ev["gains"]["second"]["n"] == 24
+    assert ev["gains"]["second"]["diff"] == ev["results"]["trained"]["second"] - ev["results"]["base"]["second"]
     assert by_stage["training"] == 3 * 8  # 3 steps x 8 sequences
     # Training rollouts reward exactly the retry's verdict, and every one has a reflection.
     mismatched = store.sql("SELECT count(*) FROM episodes WHERE stage = 'training' AND "

@@ -104,12 +104,12 @@ def test_round_trip(store: TrajectoryStore) -> None:
 def test_retry_success_view(hand_built: TrajectoryStore) -> None:
     evaluation, mining = by_group(hand_built, "retry_success", "stage")
     assert mining == {
-        "spec": "s", "stage": "mining", "model_id": "base", "episodes": 5, "first_accuracy": pytest.approx(0.4),
+        "spec": "s", "stage": "mining", "model_id": "base", "retry_mode": "reflection", "episodes": 5, "first_accuracy": pytest.approx(0.4),
         "failures": 3, "reflections": 3, "retry_successes": 2, "retry_success_rate": pytest.approx(2 / 3),
         "second_accuracy": pytest.approx(0.8),
     }  # fmt: skip
     assert evaluation == {
-        "spec": "s", "stage": "evaluation", "model_id": "ckpt", "episodes": 2, "first_accuracy": 0.0,
+        "spec": "s", "stage": "evaluation", "model_id": "ckpt", "retry_mode": "reflection", "episodes": 2, "first_accuracy": 0.0,
         "failures": 2, "reflections": 0, "retry_successes": 0, "retry_success_rate": 0.0, "second_accuracy": 0.0,
     }  # fmt: skip
 
@@ -129,7 +129,7 @@ def test_failure_reasons_view(hand_built: TrajectoryStore) -> None:
 def test_reflection_stats_view(hand_built: TrajectoryStore) -> None:
     (row,) = by_group(hand_built, "reflection_stats", "stage")
     assert row == {
-        "spec": "s", "stage": "mining", "model_id": "base", "reflections": 3,
+        "spec": "s", "stage": "mining", "model_id": "base", "retry_mode": "reflection", "reflections": 3,
         "avg_reflection_tokens": pytest.approx(70 / 3), "median_reflection_tokens": 20.0,
         "avg_reflection_tokens_success": 25.0, "avg_reflection_tokens_failure": 20.0,
         "retry_successes": 2, "retry_success_rate": pytest.approx(2 / 3),

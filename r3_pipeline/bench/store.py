@@ -16,6 +16,7 @@ of stages, models, training steps, correct and failed attempts, failure reasons 
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from datetime import datetime, timedelta, timezone
@@ -46,11 +47,7 @@ _ATTEMPT = "<think>{a} * {b} - {c}</think> <answer>({a} * {b}) - {c} + {d}</answ
 _REFLECTION = ("I used {c} twice and never used {d}, so the numbers were wrong. The product {a} * {b} overshoots "
                "the target {t}; I should subtract {d} and divide instead of adding.")  # ~150
 
-VIEWS = {
-    "view retry_success": "SELECT * FROM retry_success",
-    "view failure_reasons": "SELECT * FROM failure_reasons",
-    "view reflection_stats": "SELECT * FROM reflection_stats",
-}
+_VIEW = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(\w+)", re.IGNORECASE)
 QUERIES = {
     "retry success by step": (
         "SELECT step, count(*) AS failures, avg(retry_correct::INTEGER) AS retry_success_rate "
@@ -61,6 +58,11 @@ QUERIES = {
     "reflection length p50/p90/p99 by model": (
         "SELECT model_id, quantile_cont(reflection_tokens, [0.5, 0.9, 0.99]) AS reflection_tokens_pct "
         "FROM episodes WHERE reflection_tokens IS NOT NULL GROUP BY model_id ORDER BY model_id"),
+}
+# Not targets: what reading the episode files costs without and with the `episodes` view's deduplication.
+DIAGNOSTICS = {
+    "count(*) episodes_raw (no dedupe)": "SELECT count(*) FROM episodes_raw",
+    "count(*) episodes (dedupe only)": "SELECT count(*) FROM episodes",
 }
 
 
@@ -105,6 +107,7 @@ def plain_write(rows: list[dict[str, Any]], path: Path) -> tuple[float, float]:
 def ingest(store: TrajectoryStore, peer_dir: Path, batches: int, batch_rows: int) -> dict[str, Any]:
     """Write `batches` x `batch_rows` rows through the store and through the peer, alternating per batch."""
     ours_s = build_s = write_s = 0.0
+    store.connect().close()  # opening the store creates its layout: a one-off, not part of ingest
     peer_dir.mkdir(parents=True, exist_ok=True)
     for b in range(batches):
         rows = synthetic_rows(b, batch_rows)
@@ -123,6 +126,12 @@ def ingest(store: TrajectoryStore, peer_dir: Path, batches: int, batch_rows: int
 
 
 # -- queries ----------------------------------------------------------------------------------------------------
+
+def documented_views(store: TrajectoryStore) -> dict[str, str]:
+    """`SELECT *` from every view the store's SQL files define (assets/sql/*.sql unless configured)."""
+    names = [name for path in sorted(store.views_dir.glob("*.sql")) for name in _VIEW.findall(path.read_text())]
+    return {f"view {name}": f"SELECT * FROM {name}" for name in names}
+
 
 def time_queries(store: TrajectoryStore, queries: dict[str, str], repeats: int) -> dict[str, dict[str, Any]]:
     """Median seconds of each query over `repeats` runs, on a fresh connection each time (as `r3 sql` runs)."""
@@ -149,9 +158,11 @@ def figures(batches: int = BATCHES, batch_rows: int = BATCH_ROWS, repeats: int =
     with tempfile.TemporaryDirectory(prefix="r3-bench-store-", dir=root) as tmp:
         store = TrajectoryStore(Path(tmp) / "store")
         written = ingest(store, Path(tmp) / "peer", batches, batch_rows)
-        queries = time_queries(store, {**VIEWS, **QUERIES}, repeats)
+        queries = time_queries(store, {**documented_views(store), **QUERIES}, repeats)
+        diagnostics = time_queries(store, DIAGNOSTICS, repeats)
         counts = stored_counts(store)
-    return {"ingest": written, "queries": queries, "counts": counts, "ingest_target": INGEST_TARGET,
+    return {"ingest": written, "queries": queries, "diagnostics": diagnostics, "counts": counts,
+            "ingest_target": INGEST_TARGET,
             "query_target_s": QUERY_TARGET_S, "repeats": repeats,
             "pass": written["pass"] and all(q["pass"] for q in queries.values())}
 
@@ -171,6 +182,8 @@ def format_table(figures: dict[str, Any]) -> str:
     for name, q in figures["queries"].items():
         lines.append(f"  {name:<42}{q['seconds']:>10.3f} s  {q['rows']:>5} rows  "
                      f"{mark(q['pass'])} (< {figures['query_target_s']:g} s)")
+    for name, q in figures["diagnostics"].items():
+        lines.append(f"  {name:<42}{q['seconds']:>10.3f} s  (diagnostic, no target)")
     lines.append(f"overall: {mark(figures['pass'])}")
     return "\n".join(lines)
 

@@ -7,6 +7,7 @@ Dagster checks types and enum values when a run is launched, before any step run
 
 from dataclasses import replace
 from enum import Enum
+from typing import Optional
 
 from dagster import Config
 from pydantic import Field
@@ -38,6 +39,10 @@ class MiningConfig(Config):
 class EvaluationConfig(Config):
     num_tasks: int = Field(default=0, ge=0, description="Held-out tasks to evaluate; 0 keeps the spec's "
                            "evaluation.num_tasks.")
+    bare_retry: Optional[bool] = Field(default=None, description="Also evaluate the base model retrying after a bare "
+                                       "'try again' (no reflection), the control; unset keeps the spec's.")
 
     def apply(self, spec: Spec) -> Spec:
-        return replace(spec, evaluation=replace(spec.evaluation, num_tasks=self.num_tasks or spec.evaluation.num_tasks))
+        bare = spec.evaluation.bare_retry if self.bare_retry is None else self.bare_retry
+        return replace(spec, evaluation=replace(spec.evaluation, num_tasks=self.num_tasks or spec.evaluation.num_tasks,
+                                                bare_retry=bare))

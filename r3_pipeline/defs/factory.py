@@ -84,17 +84,28 @@ def spec_definitions(spec: Spec) -> dict:
         job = stages.training_job(spec, r3.layout, context.run.run_id)
         job_path = job.write(r3.layout.spec_dir(spec.name, "r3_model") / "job.json")
         command = [*_resolve(spec.training.launcher), "-m", "r3_pipeline.defs.pipes_training", "--job", str(job_path)]
-        return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
+        result = pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
+        png = stages.training_curves_png(spec, r3.layout)
+        return MaterializeResult(metadata={**(result.metadata or {}), "training_curves": _md_image(png)})
+
+    @asset_check(asset=key("r3_model"), description="Training prompts all come from the failure set, and each "
+                 "reward equals the retry's verdict (R3's rules, on the stored rollouts).")
+    def r3_integrity(r3: R3Home) -> AssetCheckResult:
+        result = stages.training_integrity(spec, r3.layout)
+        return AssetCheckResult(passed=result["ok"], metadata={k: v for k, v in result.items() if k != "ok"})
 
     @asset(key=key("evaluation"), deps=[key("r3_model")], group_name=group,
            description="Held-out first- and second-attempt accuracy, base vs trained, with 95% intervals.")
     def evaluation(context: AssetExecutionContext, config: EvaluationConfig, r3: R3Home) -> MaterializeResult:
         out = stages.evaluate(config.apply(spec), r3.layout, context.run.run_id)
-        res = out["results"]
+        res, gain = out["results"], out["gains"]["second"]
         return MaterializeResult(metadata={
             "accuracy": MetadataValue.md(out["table"]), "plot": _md_image(out["plot_png"]), "n": out["n"],
             "base_second_attempt": res["base"]["second"], "trained_second_attempt": res["trained"]["second"],
             "base_first_attempt": res["base"]["first"], "trained_first_attempt": res["trained"]["first"],
+            "gain_second_attempt": gain["diff"], "gain_ci_low": gain["ci"][0], "gain_ci_high": gain["ci"][1],
+            "reflection_examples": MetadataValue.json(out["reflection_examples"]),
+            "reflections": MetadataValue.json(out["reflections"]),
         })
 
     @asset_check(asset=key("evaluation"), description="Trained second-attempt accuracy is not below the base model's.")
@@ -118,4 +129,4 @@ def spec_definitions(spec: Spec) -> dict:
         description="Retrain from the current champion on failures from tasks it has not trained on.",
     )
     return {"assets": [tasks, base_model, baseline, r3_model, evaluation, registered_model],
-            "checks": [train_test_disjoint, rejection_rate, verifier_sanity, trained_not_worse], "jobs": [job], "schedules": [schedule]}
+            "checks": [train_test_disjoint, rejection_rate, verifier_sanity, r3_integrity, trained_not_worse], "jobs": [job], "schedules": [schedule]}

@@ -15,16 +15,22 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 def load_model(source: str | Path, dtype: str = "auto", device: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     source = str(source)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(source)
     torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
     if device:
         model.to(device)
     model.eval()
     return model, tokenizer
+
+
+def load_tokenizer(source: str | Path) -> PreTrainedTokenizerBase:
+    """The tokenizer of a model directory or hub id, set up for batched generation (left padding, a pad token)."""
+    tokenizer = AutoTokenizer.from_pretrained(str(source))
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path: str | Path) -> Path:

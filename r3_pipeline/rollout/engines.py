@@ -1,7 +1,9 @@
 """Generation engines behind one small interface: token ids in, generated token ids and text out.
 
-`TransformersEngine` batches `model.generate` with left padding. Other engines (vLLM) implement the same
-`generate` method, so episodes and training rollouts never depend on which engine runs.
+`TransformersEngine` batches `model.generate` with left padding. `VLLMEngine` (r3_pipeline.rollout.vllm_engine,
+imported only when chosen) implements the same `generate` method, so episodes and training rollouts never depend
+on which engine runs; `r3_pipeline.rollout.factory.make_engine` picks one by name ('auto', 'transformers', 'vllm').
+Engines may have a `close()` that frees their memory; whoever creates an engine closes it.
 
 `GenerationLimits` bounds what one `generate` may cost: the turn length, the prompt length (prompts are cut
 from the left, and the cut is reported on each `Generation` and in `engine.stats`), and the tokens one
@@ -83,6 +85,8 @@ class Engine(Protocol):
 
 
 class TransformersEngine:
+    name = "transformers"
+
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, batch_size: int = 64,
                  limits: GenerationLimits | None = None):
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
@@ -114,29 +118,13 @@ class TransformersEngine:
         return result
 
     def _prompt_budget(self, sampling: Sampling) -> int | None:
-        """Longest prompt a turn of `sampling` may keep (None: no bound): the configured bound, and what the
-        model's context leaves after the turn."""
-        self.limits.check(sampling)
-        budgets = [self.limits.max_prompt_tokens] if self.limits.max_prompt_tokens else []
-        context = getattr(self.model.config, "max_position_embeddings", None)
-        if context:
-            if sampling.max_new_tokens >= context:
-                raise ValueError(f"Sampling.max_new_tokens={sampling.max_new_tokens} leaves no room for a prompt in "
-                                 f"the model's context of {context} tokens (max_position_embeddings)")
-            budgets.append(context - sampling.max_new_tokens)
-        return min(budgets, default=None)
+        return prompt_budget(self.limits, sampling, getattr(self.model.config, "max_position_embeddings", None))
 
     def _count(self, gens: list[Generation], batches: int) -> None:
-        cut = [g.truncated for g in gens if g.truncated]
-        s = self.stats
-        s.prompts += len(gens)
-        s.truncated_prompts += len(cut)
-        s.truncated_tokens += sum(cut)
-        s.batches += batches
-        s.split_batches += batches - math.ceil(len(gens) / self.batch_size)
-        if cut:
-            log.warning("truncated %d of %d prompts from the left (up to %d tokens) to fit generation limits",
-                        len(cut), len(gens), max(cut))
+        count_generations(self.stats, gens, batches, batches - math.ceil(len(gens) / self.batch_size))
+
+    def close(self) -> None:
+        """Nothing to release beyond what garbage collection frees (the model is the caller's)."""
 
     def _generate_batch(self, batch: list[list[int]], sampling: Sampling) -> list[Generation]:
         pad = self.tokenizer.pad_token_id
@@ -162,12 +150,18 @@ class TransformersEngine:
         return [self._trim(s) for s in seqs]
 
     def _trim(self, seq: list[int]) -> Generation:
-        for j, tok in enumerate(seq):
-            if tok in self.eos_ids:
-                ids = seq[: j + 1]
-                return Generation(ids, self.tokenizer.decode(ids, skip_special_tokens=True), True)
-        ids = [t for t in seq if t != self.tokenizer.pad_token_id]
-        return Generation(ids, self.tokenizer.decode(ids, skip_special_tokens=True), False)
+        return trim_generation(seq, self.eos_ids, self.tokenizer)
+
+
+def trim_generation(seq: list[int], eos_ids: list[int], tokenizer: PreTrainedTokenizerBase) -> Generation:
+    """A Generation from generated ids: cut after the first end-of-turn token (finished), else the ids without
+    padding (cut by max_new_tokens). Every engine builds its Generations here, so they agree on ids and text."""
+    for j, tok in enumerate(seq):
+        if tok in eos_ids:
+            ids = seq[: j + 1]
+            return Generation(ids, tokenizer.decode(ids, skip_special_tokens=True), True)
+    ids = [t for t in seq if t != tokenizer.pad_token_id]
+    return Generation(ids, tokenizer.decode(ids, skip_special_tokens=True), False)
 
 
 def pack_batches(lengths: list[int], max_new_tokens: int, batch_size: int, max_batch_tokens: int) -> list[list[int]]:
@@ -192,6 +186,33 @@ def pack_batches(lengths: list[int], max_new_tokens: int, batch_size: int, max_b
     return batches
 
 
+def prompt_budget(limits: GenerationLimits, sampling: Sampling, context: int | None) -> int | None:
+    """Longest prompt a turn of `sampling` may keep (None: no bound): the configured bound, and what the
+    model's context of `context` tokens (None: unknown) leaves after the turn. Shared by every engine, so each
+    cuts prompts at the same place."""
+    limits.check(sampling)
+    budgets = [limits.max_prompt_tokens] if limits.max_prompt_tokens else []
+    if context:
+        if sampling.max_new_tokens >= context:
+            raise ValueError(f"Sampling.max_new_tokens={sampling.max_new_tokens} leaves no room for a prompt in "
+                             f"the model's context of {context} tokens (max_position_embeddings)")
+        budgets.append(context - sampling.max_new_tokens)
+    return min(budgets, default=None)
+
+
+def count_generations(stats: EngineStats, gens: list[Generation], batches: int, split_batches: int) -> None:
+    """Add one generate() call's prompts, cuts and batches to `stats`; warn when prompts were cut."""
+    cut = [g.truncated for g in gens if g.truncated]
+    stats.prompts += len(gens)
+    stats.truncated_prompts += len(cut)
+    stats.truncated_tokens += sum(cut)
+    stats.batches += batches
+    stats.split_batches += split_batches
+    if cut:
+        log.warning("truncated %d of %d prompts from the left (up to %d tokens) to fit generation limits",
+                    len(cut), len(gens), max(cut))
+
+
 def _keep_last(ids: list[int], budget: int | None) -> list[int]:
     # Cut from the left: the end of a chat prompt holds the generation prompt and the latest turn, which the
     # model must continue; a right cut would lose the assistant header. The oldest context is what goes.
@@ -199,6 +220,11 @@ def _keep_last(ids: list[int], budget: int | None) -> list[int]:
 
 
 def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    ids = model.generation_config.eos_token_id
+    return eos_token_ids(tokenizer, model.generation_config)
+
+
+def eos_token_ids(tokenizer: PreTrainedTokenizerBase, generation_config=None) -> list[int]:
+    """The tokens that end a turn: the tokenizer's eos and the model's generation config eos ids."""
+    ids = getattr(generation_config, "eos_token_id", None)
     ids = [] if ids is None else ids if isinstance(ids, list) else [ids]
-    return sorted({tokenizer.eos_token_id, *ids})
+    return sorted({tokenizer.eos_token_id, *ids} - {None})

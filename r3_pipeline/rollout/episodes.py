@@ -15,6 +15,10 @@ from r3_pipeline.store import episode_id
 from r3_pipeline.tasks.base import Message, Row, Task, Verdict
 
 
+REFLECTION, BARE = "reflection", "bare"
+BARE_RETRY_PROMPT = "That is not correct. Try again."
+
+
 @dataclass
 class EpisodeConfig:
     samples_per_task: int = field(default=1, metadata={"help": "Episodes per task row (k in failure mining)."})
@@ -22,6 +26,13 @@ class EpisodeConfig:
     reflection: Sampling = field(default_factory=lambda: Sampling(temperature=0.0), metadata={"help": "Reflection decoding."})
     retry: Sampling = field(default_factory=lambda: Sampling(temperature=0.0), metadata={"help": "Retry decoding."})
     reflect: bool = field(default=True, metadata={"help": "Run reflection and retry after a failed first attempt."})
+    retry_mode: str = field(default=REFLECTION, metadata={"help": (
+        f"'{REFLECTION}': reflect, then retry (R3); '{BARE}': retry after a bare \"try again\" with no reflection, "
+        "the control that shows whether gains come from the reflection.")})
+
+    def __post_init__(self) -> None:
+        if self.retry_mode not in (REFLECTION, BARE):
+            raise ValueError(f"retry_mode must be '{REFLECTION}' or '{BARE}', got {self.retry_mode!r}")
 
 
 @dataclass
@@ -35,6 +46,7 @@ class Episode:
     reflection: Generation | None = None
     retry: Generation | None = None
     retry_verdict: Verdict | None = None
+    retry_mode: str = REFLECTION
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     finished_at: datetime | None = None
 
@@ -51,8 +63,11 @@ class Episode:
     def to_record(self, *, spec: str, stage: str, run_id: str, model_id: str, task: str, step: int | None = None,
                   reward: float | None = None) -> dict:
         task_id = self.row["task_id"]
+        # Reflection episodes keep their original ids; a bare-retry run's episodes of the same task are others.
+        mode = () if self.retry_mode == REFLECTION else (self.retry_mode,)
         return {
-            "episode_id": episode_id(spec, stage, model_id, task_id, self.sample_idx, -1 if step is None else step),
+            "episode_id": episode_id(spec, stage, model_id, task_id, self.sample_idx, -1 if step is None else step,
+                                     *mode),
             "spec": spec, "stage": stage, "run_id": run_id, "model_id": model_id, "task": task,
             "task_id": task_id, "sample_idx": self.sample_idx, "step": step,
             "prompt": self.prompt, "first_attempt": self.first.text,
@@ -65,7 +80,7 @@ class Episode:
             "prompt_tokens": self.prompt_tokens, "first_tokens": len(self.first.ids),
             "reflection_tokens": len(self.reflection.ids) if self.reflection else None,
             "retry_tokens": len(self.retry.ids) if self.retry else None,
-            "truncated_tokens": self.truncated_tokens,
+            "truncated_tokens": self.truncated_tokens, "retry_mode": self.retry_mode,
             "started_at": self.started_at, "finished_at": self.finished_at or datetime.now(timezone.utc),
         }
 
@@ -98,6 +113,11 @@ def retry_conversation(task: Task, conversation: list[Message], reflection: str)
     return [*conversation, {"role": "assistant", "content": reflection}, {"role": "user", "content": task.retry_prompt()}]
 
 
+def bare_retry_conversation(task: Task, first: list[Message], first_attempt: str) -> list[Message]:
+    prompt = getattr(task, "bare_retry_prompt", lambda: BARE_RETRY_PROMPT)()
+    return [*first, {"role": "assistant", "content": first_attempt}, {"role": "user", "content": prompt}]
+
+
 def run_episodes(task: Task, rows: list[Row], engine: Engine, cfg: EpisodeConfig) -> list[Episode]:
     tok = engine.tokenizer
     jobs = [(row, k) for row in rows for k in range(cfg.samples_per_task)]
@@ -106,11 +126,16 @@ def run_episodes(task: Task, rows: list[Row], engine: Engine, cfg: EpisodeConfig
     firsts = engine.generate(prompt_ids, cfg.attempt)
     episodes = [
         Episode(row=row, sample_idx=k, prompt=tok.decode(ids), prompt_tokens=len(ids), first=gen,
-                first_verdict=task.verify(row, gen.text))
+                first_verdict=task.verify(row, gen.text), retry_mode=cfg.retry_mode)
         for (row, k), ids, gen in zip(jobs, prompt_ids, firsts)
     ]
     failed = [(e, t) for e, t in zip(episodes, turns) if not e.first_verdict.correct] if cfg.reflect else []
-    if failed:
+    if failed and cfg.retry_mode == BARE:
+        retry_convs = [bare_retry_conversation(task, msgs, e.first.text) for e, (msgs, _) in failed]
+        retries = engine.generate([render(tok, c, t) for c, (_, (_, t)) in zip(retry_convs, failed)], cfg.retry)
+        for (e, _), retry in zip(failed, retries):
+            e.retry, e.retry_verdict = retry, task.verify(e.row, retry.text)
+    elif failed:
         reflect_convs = [reflection_conversation(task, msgs, e.first.text) for e, (msgs, _) in failed]
         tools = [t for _, (_, t) in failed]
         reflections = engine.generate([render(tok, c, t) for c, t in zip(reflect_convs, tools)], cfg.reflection)

@@ -40,7 +40,8 @@ def run_stored_episodes(task: Task, rows: list[Row], make_engine: Callable[[], E
                         store: TrajectoryStore, source: EpisodeSource, chunk_tasks: int = 64) -> StoredEpisodes:
     """Store records for `rows` (samples_per_task each), reusing chunks a previous run already stored.
 
-    `make_engine` is called only when some chunk is missing, so a fully stored run loads no model.
+    `make_engine` is called only when some chunk is missing, so a fully stored run loads no model. The engine
+    made here is closed here (its `close()`, when it has one), so the next model's engine finds its memory free.
     """
     if chunk_tasks < 1:
         raise ValueError(f"chunk_tasks must be >= 1, got {chunk_tasks}")
@@ -48,19 +49,24 @@ def run_stored_episodes(task: Task, rows: list[Row], make_engine: Callable[[], E
     engine: Engine | None = None
     records: list[dict] = []
     generated = reused = 0
-    for start in range(0, len(rows), chunk_tasks):
-        chunk = rows[start : start + chunk_tasks]
-        key = episode_id(source.spec, source.stage, source.model_id, settings, *(r["task_id"] for r in chunk))
-        name = f"{source.stage}-{source.spec}-{key}"
-        stored = store.read_batch(name)
-        if stored is None:
-            engine = engine or make_engine()
-            stored = [e.to_record(spec=source.spec, stage=source.stage, run_id=source.run_id,
-                                  model_id=source.model_id, task=source.task)
-                      for e in run_episodes(task, chunk, engine, cfg)]
-            store.write(stored, name=name)
-            generated += 1
-        else:
-            reused += 1
-        records.extend(stored)
+    try:
+        for start in range(0, len(rows), chunk_tasks):
+            chunk = rows[start : start + chunk_tasks]
+            key = episode_id(source.spec, source.stage, source.model_id, settings, *(r["task_id"] for r in chunk))
+            name = f"{source.stage}-{source.spec}-{key}"
+            stored = store.read_batch(name)
+            if stored is None:
+                engine = engine or make_engine()
+                stored = [e.to_record(spec=source.spec, stage=source.stage, run_id=source.run_id,
+                                      model_id=source.model_id, task=source.task)
+                          for e in run_episodes(task, chunk, engine, cfg)]
+                store.write(stored, name=name)
+                generated += 1
+            else:
+                reused += 1
+            records.extend(stored)
+    finally:
+        close = getattr(engine, "close", None)
+        if close is not None:
+            close()
     return StoredEpisodes(records, generated, reused)

@@ -39,6 +39,9 @@ _COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
     ("retry_tokens", pa.int32(), True, "Token count of `retry`; null without a retry."),
     ("truncated_tokens", pa.int32(), True,
      "Prompt tokens dropped (oldest first) to fit generation limits, over all turns; null when not recorded."),
+    ("retry_mode", pa.string(), True,
+     'Retry protocol of the run: "reflection" (reflect, then retry; R3) or "bare" (retry after a bare "try '
+     'again", the control); null in rows written before this column.'),
     ("started_at", _TS, False, "When the episode started (UTC)."),
     ("finished_at", _TS, False, "When the episode finished (UTC); the latest wins when an id is recorded twice."),
 ]

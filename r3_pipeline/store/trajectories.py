@@ -33,6 +33,8 @@ _BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=-]*")
 _TABLE_NAME = re.compile(r"[a-z_]+")
 _RESERVED = frozenset({"episodes", "episodes_raw"})
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
+_KNOWN = frozenset(EPISODE_SCHEMA.names)
+_EPISODE_STRUCT = pa.struct(list(EPISODE_SCHEMA))
 
 
 class TrajectoryStore:
@@ -170,21 +172,51 @@ class TrajectoryStore:
 
 
 def episodes_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows as a Table with EPISODE_SCHEMA; ValueError naming the column on a missing, unknown or bad value."""
+    """Rows as a Table with EPISODE_SCHEMA; ValueError naming the column on a missing, unknown or bad value.
+
+    Fast path: the key sets are checked once per distinct key order, and all columns are converted in one
+    pass of pyarrow's converter (rows as a struct array). Any problem sends the rows down the reference
+    path, one check per row and one conversion per column, which raises the error naming the row or column.
+    """
     _check_columns(rows)
+    table = _fast_table(rows)
+    if table is not None:
+        return table
     return pa.Table.from_arrays([_episode_column(rows, field) for field in EPISODE_SCHEMA], schema=EPISODE_SCHEMA)
 
 
 def _check_columns(rows: list[dict[str, Any]]) -> None:
-    known = set(EPISODE_SCHEMA.names)
+    try:
+        key_orders = dict.fromkeys(map(tuple, map(dict.keys, rows)))
+    except TypeError:  # a row that is not a dict: let the per-row checks below decide
+        key_orders = None
+    if key_orders is not None and all(_KNOWN.issuperset(keys) and REQUIRED_COLUMNS.issubset(keys)
+                                      for keys in key_orders):
+        return
     for i, row in enumerate(rows):
-        keys = row.keys()
-        missing = REQUIRED_COLUMNS - keys
-        if missing:
-            raise ValueError(f"row {i}: missing required column(s) {', '.join(sorted(missing))}")
-        unknown = keys - known
-        if unknown:
-            raise ValueError(f"row {i}: unknown column(s) {', '.join(sorted(unknown))}")
+        _check_row(i, row)
+
+
+def _check_row(i: int, row: dict[str, Any]) -> None:
+    keys = row.keys()
+    missing = REQUIRED_COLUMNS - keys
+    if missing:
+        raise ValueError(f"row {i}: missing required column(s) {', '.join(sorted(missing))}")
+    unknown = keys - _KNOWN
+    if unknown:
+        raise ValueError(f"row {i}: unknown column(s) {', '.join(sorted(unknown))}")
+
+
+def _fast_table(rows: list[dict[str, Any]]) -> pa.Table | None:
+    """The episode table converted in one pass, or None on any bad value (a failed conversion or a null in a
+    required column), which the per-column path then reports."""
+    try:
+        table = pa.Table.from_struct_array(pa.array(rows, type=_EPISODE_STRUCT))
+    except Exception:  # noqa: BLE001 - whatever failed, the reference path raises it as it always has
+        return None
+    if any(table.column(name).null_count for name in REQUIRED_COLUMNS):
+        return None
+    return pa.Table.from_arrays(table.columns, schema=EPISODE_SCHEMA)
 
 
 def _episode_column(rows: list[dict[str, Any]], field: pa.Field) -> pa.Array:

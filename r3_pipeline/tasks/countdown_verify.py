@@ -178,15 +178,26 @@ def _literal(node: ast.Constant, text: str) -> int:
     return value
 
 
-def _evaluate(node: ast.AST) -> Fraction:
-    """Exact value of a tree that already passed `_check` (so only BinOp and int Constant remain)."""
+def _evaluate(node: ast.AST) -> int | Fraction:
+    """Exact value of a tree that already passed `_check` (so only BinOp and int Constant remain).
+
+    Values stay plain ints until a division does not come out even (Fraction arithmetic is several times
+    slower, and most answers never need it); the result is exact either way.
+    """
     if isinstance(node, ast.Constant):
-        return Fraction(node.value)
+        return node.value
     left = _evaluate(node.left)
     right = _evaluate(node.right)
-    if isinstance(node.op, ast.Div) and right == 0:
-        raise _Reject("division_by_zero")
-    value = _OPS[type(node.op)](left, right)
-    if abs(value.numerator) >= MAX_MAGNITUDE or value.denominator >= MAX_MAGNITUDE:
+    if isinstance(node.op, ast.Div):
+        if right == 0:
+            raise _Reject("division_by_zero")
+        value = Fraction(left) / right
+        value = value.numerator if value.denominator == 1 else value
+    else:
+        value = _OPS[type(node.op)](left, right)
+    if type(value) is int:
+        if abs(value) >= MAX_MAGNITUDE:
+            raise _Reject("too_large")
+    elif abs(value.numerator) >= MAX_MAGNITUDE or value.denominator >= MAX_MAGNITUDE:
         raise _Reject("too_large")
     return value

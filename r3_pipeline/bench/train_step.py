@@ -1,0 +1,284 @@
+"""R3 training-step benchmark: seconds per step of `R3Trainer` against TRL's plain `GRPOTrainer`, with a
+breakdown of where an R3 step goes.
+
+An R3 step does more than a GRPO step: it generates a reflection, then a retry with the reflection in context,
+verifies the retry, and trains on the reflection tokens only. This module says what that costs on the same
+model, the same failure prompts, the same batch and the same number of generated tokens (GRPO's
+`max_completion_length` = R3's `max_reflection_tokens + max_retry_tokens`; its reward verifies the completion
+with the same task verifier). Both run `warmup + steps` optimizer steps in one process, one after the other;
+the first `warmup` steps of each are discarded and the rest averaged (means, so the parts add up to the step).
+
+The breakdown comes from timing wrappers installed in this module only: the trainer's rollout function,
+generation engine, task verifier, scoring, loss and backward are wrapped with `time.perf_counter`, and a
+callback marks the step boundaries. Trainer code and behaviour are unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from r3_pipeline.bench import median, ratio
+from r3_pipeline.tasks.base import Row, Task
+
+WARMUP = 2
+STEPS = 5
+PROMPTS = 8  # failure prompts in the dataset
+PROMPTS_PER_STEP = 2
+GENERATIONS = 4
+REFLECTION_TOKENS = 64  # R3Config defaults
+RETRY_TOKENS = 48
+BETA = 0.001
+# One torch thread: on a shared 2-core machine, torch's OpenMP threads spin against other processes and a
+# generate() call became 10-70x slower with 2 threads than with 1 (measured while building this benchmark).
+THREADS = 1
+
+REFLECTION, RETRY, GENERATION, VERIFY = "reflection generation", "retry generation", "generation", "verification"
+ROLLOUT, SCORE, LOSS, BACKWARD, STEP = "rollout", "generate+score", "forward (loss)", "backward", "step"
+MEASURED = (REFLECTION, RETRY, GENERATION, VERIFY, ROLLOUT, SCORE, LOSS, BACKWARD)
+LEAVES = (REFLECTION, RETRY, GENERATION, VERIFY, "rollout other", "scoring other", LOSS, BACKWARD, "step other")
+
+
+# -- timing wrappers ----------------------------------------------------------------------------------------------
+
+class Recorder:
+    """Seconds per labelled part of each optimizer step, filled by the wrappers below."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict[str, float]] = []
+        self._current: dict[str, float] | None = None
+        self._started = 0.0
+
+    def begin(self) -> None:
+        self._current, self._started = {}, time.perf_counter()
+
+    def end(self) -> None:
+        if self._current is not None:
+            self._current[STEP] = time.perf_counter() - self._started
+            self.steps.append(self._current)
+            self._current = None
+
+    def timing(self, fn: Callable[..., Any], label: str) -> Callable[..., Any]:
+        """`fn`, adding its run time to `label` of the current step."""
+
+        @functools.wraps(fn)
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if self._current is not None:
+                    self._current[label] = self._current.get(label, 0.0) + time.perf_counter() - start
+
+        return timed_call
+
+
+def step_clock(recorder: Recorder):
+    """A TrainerCallback marking optimizer-step boundaries (on_step_begin .. on_step_end)."""
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            recorder.begin()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            recorder.end()
+
+    return StepClock()
+
+
+class TimedTask:
+    """A task whose `verify` is timed; every other attribute is the wrapped task's."""
+
+    def __init__(self, task: Task, recorder: Recorder) -> None:
+        self._task = task
+        self.verify = recorder.timing(task.verify, VERIFY)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._task, name)
+
+
+def timed_engine_class(recorder: Recorder) -> type:
+    """TransformersEngine whose first generate() per instance (one instance per rollout) is timed as the
+    reflections and later ones as the retries, as the R3 rollout calls them."""
+    from r3_pipeline.rollout.engines import TransformersEngine
+
+    class TimedEngine(TransformersEngine):
+        def generate(self, prompts, sampling):
+            self._calls = getattr(self, "_calls", 0) + 1
+            label = REFLECTION if self._calls == 1 else RETRY
+            return recorder.timing(super().generate, label)(prompts, sampling)
+
+    return TimedEngine
+
+
+def instrument(trainer, recorder: Recorder) -> None:
+    """Time the parts every GRPO step has: generation plus scoring, the loss forward and the backward."""
+    trainer._generate_and_score_completions = recorder.timing(trainer._generate_and_score_completions, SCORE)
+    trainer.compute_loss = recorder.timing(trainer.compute_loss, LOSS)
+    trainer.accelerator.backward = recorder.timing(trainer.accelerator.backward, BACKWARD)
+    trainer.add_callback(step_clock(recorder))
+
+
+# -- setup ----------------------------------------------------------------------------------------------------------
+
+def tiny_setup(root: Path, prompts: int = PROMPTS,
+               model: dict | None = None) -> tuple[Task, list[tuple[Row, str]], Path]:
+    """A Countdown task, `prompts` (row, failed attempt) pairs, and the embedded model (default size unless
+    `model` overrides EmbeddedModelConfig fields) saved under `root`, with a tokenizer trained on the prompts."""
+    from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
+    from r3_pipeline.models.loading import save_model
+    from r3_pipeline.models.tokenizer import train_tokenizer
+    from r3_pipeline.tasks import make_task
+
+    task = make_task("countdown", {"num_train": prompts, "num_test": 0, "counts": [3, 4], "max_target": 50})
+    rows = task.build_splits().train
+    rng = random.Random(0)
+    failures = [(row, task.corrupt_response(row, rng)) for row in rows]
+    corpus = [m["content"] for row, attempt in failures for m in task.prompt_messages(row)]
+    corpus += [attempt for _, attempt in failures] + [task.reflection_prompt(), task.retry_prompt()]
+    corpus += [task.teacher_reflection(row, attempt) for row, attempt in failures]
+    tok = train_tokenizer(corpus, 512)
+    built = build_embedded_model(EmbeddedModelConfig(**(model or {})), tok)
+    return task, failures, save_model(built, tok, root / "model")
+
+
+def _common_args(out: Path, steps: int, generations: int, prompts_per_step: int) -> dict[str, Any]:
+    return dict(output_dir=str(out), use_cpu=True, report_to="none", num_generations=generations,
+                per_device_train_batch_size=prompts_per_step * generations, max_steps=steps, beta=BETA,
+                save_strategy="no", logging_strategy="no", disable_tqdm=True, remove_unused_columns=False, seed=0)
+
+
+def run_r3(task: Task, failures: list[tuple[Row, str]], model_dir: Path, out: Path, steps: int, generations: int,
+           prompts_per_step: int, reflection_tokens: int, retry_tokens: int) -> list[dict[str, float]]:
+    """Train R3 for `steps` steps with every part timed; the per-step timings."""
+    from r3_pipeline.models.loading import load_model
+    from r3_pipeline.training import r3_trainer
+    from r3_pipeline.training.r3_trainer import R3Config, R3Trainer
+
+    recorder = Recorder()
+    model, tok = load_model(model_dir)
+    args = R3Config(**_common_args(out, steps, generations, prompts_per_step),
+                    max_reflection_tokens=reflection_tokens, max_retry_tokens=retry_tokens)
+    trainer = R3Trainer(model, args, TimedTask(task, recorder), failures, tok)
+    instrument(trainer, recorder)
+    trainer.rollout_func = recorder.timing(trainer.rollout_func, ROLLOUT)
+    with mock.patch.object(r3_trainer, "TransformersEngine", timed_engine_class(recorder)):
+        trainer.train()
+    return recorder.steps
+
+
+def run_grpo(task: Task, failures: list[tuple[Row, str]], model_dir: Path, out: Path, steps: int, generations: int,
+             prompts_per_step: int, completion_tokens: int) -> list[dict[str, float]]:
+    """Plain GRPO on the same failure prompts; reward: the task verifier on the completion."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from r3_pipeline.models.loading import load_model
+    from r3_pipeline.training.r3_trainer import failure_prompt
+
+    recorder = Recorder()
+    model, tok = load_model(model_dir)
+    rows = {row["task_id"]: row for row, _ in failures}
+    dataset = Dataset.from_list([{"prompt": failure_prompt(task, row, attempt, tok), "task_id": row["task_id"]}
+                                 for row, attempt in failures])
+
+    def verified(completions, task_id, **_) -> list[float]:
+        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        return [float(task.verify(rows[t], text).correct) for t, text in zip(task_id, texts)]
+
+    args = GRPOConfig(**_common_args(out, steps, generations, prompts_per_step),
+                      max_completion_length=completion_tokens)
+    trainer = GRPOTrainer(model=model, reward_funcs=[recorder.timing(verified, VERIFY)], args=args,
+                          train_dataset=dataset, processing_class=tok)
+    instrument(trainer, recorder)
+    trainer._generate_single_turn = recorder.timing(trainer._generate_single_turn, GENERATION)
+    trainer.train()
+    return recorder.steps
+
+
+# -- figures ------------------------------------------------------------------------------------------------------
+
+def leaves(step: dict[str, float]) -> dict[str, float]:
+    """A step's disjoint parts: measured ones, plus what each enclosing timer holds beyond its measured parts."""
+    get = step.get
+    inner_rollout = get(REFLECTION, 0.0) + get(RETRY, 0.0) + (get(VERIFY, 0.0) if ROLLOUT in step else 0.0)
+    generated = get(ROLLOUT, 0.0) if ROLLOUT in step else get(GENERATION, 0.0) + get(VERIFY, 0.0)
+    parts = {name: get(name, 0.0) for name in (REFLECTION, RETRY, GENERATION, VERIFY, LOSS, BACKWARD)}
+    parts["rollout other"] = get(ROLLOUT, 0.0) - inner_rollout if ROLLOUT in step else 0.0
+    parts["scoring other"] = get(SCORE, 0.0) - generated
+    parts["step other"] = get(STEP, 0.0) - get(SCORE, 0.0) - get(LOSS, 0.0) - get(BACKWARD, 0.0)
+    return parts
+
+
+def summarize(steps: list[dict[str, float]], warmup: int) -> dict[str, Any]:
+    timed_steps = steps[warmup:]
+    n = max(len(timed_steps), 1)
+    mean_parts = {name: sum(leaves(s)[name] for s in timed_steps) / n for name in LEAVES}
+    seconds = [s[STEP] for s in timed_steps]
+    return {"steps": len(timed_steps), "mean_s": sum(seconds) / n, "median_s": median(seconds),
+            "parts": mean_parts, "per_step": timed_steps}
+
+
+def figures(warmup: int = WARMUP, steps: int = STEPS, prompts: int = PROMPTS, generations: int = GENERATIONS,
+            prompts_per_step: int = PROMPTS_PER_STEP, reflection_tokens: int = REFLECTION_TOKENS,
+            retry_tokens: int = RETRY_TOKENS, model: dict | None = None, threads: int = THREADS) -> dict[str, Any]:
+    """Run R3 and plain GRPO for `warmup + steps` steps each on the same tiny model and prompts, with torch
+    limited to `threads` threads for the duration."""
+    import torch
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        r3, grpo = _run_both(warmup + steps, prompts, generations, prompts_per_step, reflection_tokens, retry_tokens,
+                             model)
+    finally:
+        torch.set_num_threads(previous_threads)
+    r3_fig, grpo_fig = summarize(r3, warmup), summarize(grpo, warmup)
+    return {"r3": r3_fig, "grpo": grpo_fig, "ratio": ratio(r3_fig["mean_s"], grpo_fig["mean_s"]),
+            "warmup": warmup, "batch": prompts_per_step * generations, "generations": generations,
+            "reflection_tokens": reflection_tokens, "retry_tokens": retry_tokens, "device": "cpu", "threads": threads}
+
+
+def _run_both(steps: int, prompts: int, generations: int, prompts_per_step: int, reflection_tokens: int,
+              retry_tokens: int, model: dict | None) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    with tempfile.TemporaryDirectory(prefix="r3-bench-train-") as tmp:
+        root = Path(tmp)
+        task, failures, model_dir = tiny_setup(root, prompts, model)
+        shared = dict(steps=steps, generations=generations, prompts_per_step=prompts_per_step)
+        r3 = run_r3(task, failures, model_dir, root / "r3", reflection_tokens=reflection_tokens,
+                    retry_tokens=retry_tokens, **shared)
+        grpo = run_grpo(task, failures, model_dir, root / "grpo", completion_tokens=reflection_tokens + retry_tokens,
+                        **shared)
+    return r3, grpo
+
+
+def format_table(figures: dict[str, Any]) -> str:
+    r3, grpo, f = figures["r3"], figures["grpo"], figures
+    lines = [f"batch {f['batch']} ({f['generations']} generations per prompt), R3 {f['reflection_tokens']} reflection + "
+             f"{f['retry_tokens']} retry tokens, GRPO {f['reflection_tokens'] + f['retry_tokens']} completion tokens; "
+             f"{f['device']}, {f['threads']} threads; mean of {r3['steps']} steps after {f['warmup']} warm-up",
+             f"{'ms per step':<26}{'R3Trainer':>11}{'GRPOTrainer':>13}"]
+    for name in LEAVES:
+        if r3["parts"][name] or grpo["parts"][name]:
+            lines.append(f"  {name:<24}{r3['parts'][name] * 1e3:>11.2f}{grpo['parts'][name] * 1e3:>13.2f}")
+    lines += [f"{'step (mean)':<26}{r3['mean_s'] * 1e3:>11.2f}{grpo['mean_s'] * 1e3:>13.2f}",
+              f"{'step (median)':<26}{r3['median_s'] * 1e3:>11.2f}{grpo['median_s'] * 1e3:>13.2f}",
+              f"R3 / GRPO seconds per step: {figures['ratio']:.2f}x (no target)"]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    print(format_table(figures()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

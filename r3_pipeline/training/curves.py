@@ -1,0 +1,43 @@
+"""Training curves of an R3 run (reward, retry success, reflection length per step), read back from MLflow.
+
+The training process logs these metrics every step (`reporting.MetricsCallback`); the r3_model asset shows
+them as a plot, so a user sees in the Dagster UI whether the reward moved without opening MLflow.
+"""
+
+from __future__ import annotations
+
+import io
+
+from mlflow import MlflowClient
+
+CURVES = {"reward": "reward (retry success)", "r3_reflection_tokens": "reflection length (tokens)", "kl": "KL"}
+
+
+def training_curves(mlflow_run_id: str) -> dict[str, list[tuple[int, float]]]:
+    """Per metric, (step, value) sorted by step; a step logged twice (resumed training) keeps its last value."""
+    client, out = MlflowClient(), {}
+    for name in CURVES:
+        by_step = {m.step: m.value for m in sorted(client.get_metric_history(mlflow_run_id, name), key=lambda m: m.timestamp)}
+        out[name] = sorted(by_step.items())
+    return out
+
+
+def curves_png(curves: dict[str, list[tuple[int, float]]], title: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [name for name in CURVES if curves.get(name)]
+    fig, axes = plt.subplots(1, max(len(shown), 1), figsize=(3.2 * max(len(shown), 1), 2.8), dpi=100, squeeze=False)
+    for ax, name in zip(axes[0], shown):
+        steps, values = zip(*curves[name])
+        ax.plot(steps, values, marker=".", linewidth=1)
+        ax.set_title(CURVES[name], fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,61 @@
+"""The comparison that tells whether gains come from reflection: the bare "try again" control, paired gains on
+the same tasks, and reflection analytics."""
+
+import math
+
+import pytest
+
+from r3_pipeline import evaluation
+from r3_pipeline.rollout.episodes import BARE, BARE_RETRY_PROMPT, EpisodeConfig, bare_retry_conversation
+
+
+def rec(task_id, first, retry=None, reflection=None, tokens=None, sample_idx=0):
+    return {"task_id": task_id, "sample_idx": sample_idx, "first_correct": first, "retry_correct": retry,
+            "reflection": reflection, "reflection_tokens": tokens, "first_attempt": f"attempt {task_id}"}
+
+
+def test_paired_difference_on_the_same_tasks():
+    base = [rec("a", True), rec("b", False, False), rec("c", False, False), rec("d", False, True)]
+    trained = [rec("a", True), rec("b", False, True), rec("c", False, False), rec("d", False, True),
+               rec("zz", False, True)]  # a task only one model saw is not paired
+    d = evaluation.paired_difference(base, trained, "second")
+    diffs = [0, 1, 0, 0]
+    sd = math.sqrt(sum((x - 0.25) ** 2 for x in diffs) / 3)
+    assert d.n == 4 and d.diff == pytest.approx(0.25)
+    assert d.ci == pytest.approx((0.25 - evaluation.Z95 * sd / 2, 0.25 + evaluation.Z95 * sd / 2))
+    assert evaluation.paired_difference(base, trained, "first").diff == 0
+
+
+def test_reflection_summary_and_examples():
+    before = [rec("a", False, False, "long reflection", 30), rec("b", False, True, "mid", 20), rec("c", True)]
+    after = [rec("a", False, True, "short", 5), rec("b", False, True, "short too", 6), rec("c", True)]
+    summary = evaluation.reflection_summary(before)
+    assert summary == {"reflections": 2, "mean_tokens": 25.0, "median_tokens": 30, "p90_tokens": 30,
+                       "retry_success": 0.5}
+    examples = evaluation.reflection_examples(before, after, k=1)
+    assert examples == [{"task_id": "a", "before": {"attempt": "attempt a", "reflection": "long reflection",
+                                                    "retry_correct": False},
+                         "after": {"attempt": "attempt a", "reflection": "short", "retry_correct": True}}]
+
+
+def test_comparison_lists_the_five_lines_in_order():
+    acc = lambda first, second: {"n": 10, "first": first, "second": second, "first_ci": [0, 1], "second_ci": [0, 1]}  # noqa: E731
+    ev = {"results": {"base": acc(0.1, 0.3), "trained": acc(0.1, 0.5), "base_bare_retry": acc(0.1, 0.2)},
+          "gains": {"second": {"n": 10, "diff": 0.2, "ci": [0.05, 0.35]}}}
+    rows = evaluation.comparison_rows(ev)
+    assert [(label, a) for label, _, a, _ in rows] == [
+        ("vanilla, first attempt", 0.1), ('vanilla, bare "try again" retry', 0.2), ("vanilla, with reflection", 0.3),
+        ("trained, first attempt", 0.1), ("trained, with reflection", 0.5)]
+    assert "+20.0 points, 95% CI [+5.0, +35.0]" in evaluation.comparison_markdown(ev)
+
+
+def test_bare_retry_conversation_has_no_reflection_turn():
+    class T:
+        pass
+
+    first = [{"role": "user", "content": "Numbers: 1 2. Target: 3."}]
+    conv = bare_retry_conversation(T(), first, "1-2")
+    assert conv == [*first, {"role": "assistant", "content": "1-2"}, {"role": "user", "content": BARE_RETRY_PROMPT}]
+    with pytest.raises(ValueError, match="retry_mode"):
+        EpisodeConfig(retry_mode="twice")
+    assert EpisodeConfig(retry_mode=BARE).retry_mode == "bare"
