@@ -1,7 +1,7 @@
 """Hostile model output (DESIGN.md section 7): every verifier gives a reasoned verdict, never raises, runs nothing.
 
-The adversarial corpus lives in r3_pipeline.bench.hostile (which also times it); here every case's verdict is
-checked, and hypothesis throws arbitrary text, bytes, JSON-ish structures, grammar-built arithmetic (checked
+The adversarial corpus lives in r3_pipeline.bench.hostile_corpus (r3_pipeline.bench.hostile times it); here
+every case's verdict is checked, and hypothesis throws arbitrary text, bytes, JSON-ish structures, grammar-built arithmetic (checked
 against an exact Fraction oracle computed here) and mutated correct answers at the verifiers. No test here is
 timed: speed is the benchmark's job. Bounded work is checked instead by tripwires that fail if an over-long
 input is read, or a too-deep one is parsed.
@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from r3_pipeline import verify_file
-from r3_pipeline.bench import hostile
+from r3_pipeline.bench import hostile, hostile_corpus
 from r3_pipeline.tasks import countdown_verify, function_calling_verify
 from r3_pipeline.tasks.base import Verdict
 from r3_pipeline.tasks.countdown_verify import MAX_ANSWER_CHARS, MAX_DEPTH, MAX_MAGNITUDE, verify_countdown
@@ -36,8 +36,8 @@ PROPERTY = settings(max_examples=200, deadline=None, derandomize=True, database=
 FEW = settings(PROPERTY, max_examples=60)
 
 TASKS = hostile.make_tasks()
-CASES = hostile.all_cases()
-WEATHER = hostile.WEATHER
+CASES = hostile_corpus.all_cases()
+WEATHER = hostile_corpus.WEATHER
 COUNTDOWN_ROW = {"task_id": "countdown-p", "numbers": [8, 3, 4], "target": 20}
 ANY_CHAR = st.characters(exclude_categories=())  # all of Unicode, lone surrogates included
 
@@ -85,7 +85,7 @@ def test_corpus_case_gets_its_verdict(case):
 
 
 def test_corpus_covers_the_hardening_list():
-    by_verifier = hostile.corpus()
+    by_verifier = hostile_corpus.corpus()
     assert {c.category for c in by_verifier["countdown"]} >= {
         "injection", "operators", "literals", "huge", "division_by_zero", "nesting", "unicode", "size"}
     assert {c.category for c in by_verifier["function_calling"]} >= {
@@ -350,7 +350,7 @@ def test_mutated_countdown_answers(mutations, inside_only):
 @settings(PROPERTY, max_examples=300)
 @given(st.lists(MUTATION, min_size=1, max_size=6))
 def test_mutated_function_calling_answers(mutations):
-    gold = [WEATHER, hostile.RATE]
+    gold = [WEATHER, hostile_corpus.RATE]
     response = _mutate(f"<tool_call>{json.dumps(gold)}</tool_call>", mutations)
     verdict = verify_calls(gold, response)
     assert_fc_verdict(verdict)
@@ -434,7 +434,7 @@ def _recorded(run) -> list[str]:
 
 def test_injection_cases_execute_nothing(tmp_path):
     sentinel = tmp_path / "pwned"
-    cases = hostile.injection_cases(str(sentinel))
+    cases = hostile_corpus.injection_cases(str(sentinel))
     assert any("system" in str(c.input) for c in cases)
     baseline = [c for c in CASES if c.category == "baseline" and c.verifier != "jsonl_line"]
     for case in baseline:  # warm-up on benign input, so lazy imports cannot hide among the recorded events
