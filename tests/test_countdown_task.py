@@ -152,6 +152,23 @@ def test_reference_response_without_stored_solution():
     assert task.verify(row, task.reference_response(row)).correct
 
 
+@pytest.mark.parametrize("solution", ["(8 - 3) * 4", None])
+def test_teacher_reflection_says_what_was_wrong_and_proposes_a_working_equation(solution):
+    row = {"task_id": "t", "numbers": [8, 3, 4], "target": 20, **({"solution": solution} if solution else {})}
+    wrong = "<answer>8 + 3 + 4</answer>"
+    text = CountdownTask().teacher_reflection(row, wrong)
+    assert text.startswith("8 + 3 + 4 does not equal 20. Try ")
+    proposed = text.removeprefix("8 + 3 + 4 does not equal 20. Try ").removesuffix(".")
+    assert task_verifies(row, proposed)
+    if solution:
+        hinted = CountdownTask(CountdownConfig(reflection_hint="first_step")).teacher_reflection(row, wrong)
+        assert hinted == "8 + 3 + 4 does not equal 20. Start with 8 - 3."
+
+
+def task_verifies(row, equation: str) -> bool:
+    return CountdownTask().verify(row, f"<answer>{equation}</answer>").correct
+
+
 def test_corrupt_response_single_number_fallback():
     task = CountdownTask()
     row = {"task_id": "t", "numbers": [5], "target": 5}
@@ -207,6 +224,7 @@ def test_registry():
         {"min_target": 10, "max_target": 1},
         {"num_train": -1},
         {"seed": "0"},
+        {"reflection_hint": "answer"},
     ],
 )
 def test_config_validation(config):

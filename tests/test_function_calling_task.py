@@ -178,6 +178,10 @@ def test_teacher_reflection_names_the_problem_and_the_fix():
         assert expected in text and text.endswith("Call get_weather with city=Paris, days=3."), text
     assert hint([{"name": "f", "arguments": {}}, {"name": "g", "arguments": {"on": True}}]) == \
         "Call f with no arguments; then call g with on=true."
+    # A follow conversation's reflection still names what was wrong, but proposes the given calls.
+    proposal = '<tool_call>[{"name":"get_time","arguments":{"city":"Oslo"}}]</tool_call>'
+    text = task.teacher_reflection(row, "<tool_call>[]</tool_call>", proposal)
+    assert text == "I made 0 calls, but the query needs 1. Call get_time with city=Oslo."
 
 
 def test_validate_row_for_verify_files(default_splits):

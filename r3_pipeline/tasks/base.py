@@ -66,6 +66,8 @@ class Task(Protocol):
     def retry_prompt(self) -> str:
         """The user turn asking for the second attempt after the reflection."""
 
-    def teacher_reflection(self, row: Row, wrong_response: str) -> str:
+    def teacher_reflection(self, row: Row, wrong_response: str, proposal: str | None = None) -> str:
         """A helpful reflection on a wrong response, written from the reference answer. Used only to warm-start
-        the embedded default on train rows (it plays the part of a real model's instruction tuning)."""
+        the embedded default on train rows (it plays the part of a real model's instruction tuning).
+        `proposal`: a response the reflection proposes instead of the reference one (the warm start's "follow"
+        conversations, which teach the retry to carry out what the reflection proposed)."""

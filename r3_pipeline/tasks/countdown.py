@@ -25,7 +25,7 @@ from r3_pipeline.prompts import load_prompts
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
 from r3_pipeline.tasks.countdown_data import GENERATED, SourceRow, check_problem, goes_to_test, read_source
 from r3_pipeline.tasks.countdown_math import solve
-from r3_pipeline.tasks.countdown_teacher import teacher_reflection
+from r3_pipeline.tasks.countdown_teacher import HINTS, teacher_reflection
 from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE, verify_countdown
 from r3_pipeline.tasks.function_calling_data import RowRejected
 
@@ -73,6 +73,10 @@ class CountdownConfig:
         "Generated: 'uniform': targets drawn uniformly in range, kept when the solver finds a solution "
         "(TinyZero-style); 'chain': the target is the value of the numbers in the shown order joined by random "
         "operators, and that chain is the reference solution (an easier, learnable distribution for tiny models).")})
+    reflection_hint: str = field(default="equation", metadata={"help": (
+        "Warm start of the embedded default only: what the teacher reflection proposes after saying what was "
+        "wrong. 'equation': a whole working equation (the retry learns to follow it, R3 learns to propose better "
+        "ones); 'first_step': only its innermost operation.")})
 
     def __post_init__(self) -> None:
         self.counts = list(self.counts)
@@ -96,6 +100,8 @@ def _config_problem(cfg: CountdownConfig) -> str | None:
         return "need min_target <= max_target (both of magnitude < 10**12)"
     if cfg.target_mode not in ("uniform", "chain"):
         return f"target_mode must be 'uniform' or 'chain', got {cfg.target_mode!r}"
+    if cfg.reflection_hint not in HINTS:
+        return f"reflection_hint must be one of {', '.join(HINTS)}, got {cfg.reflection_hint!r}"
     if cfg.prompts_path is not None and not isinstance(cfg.prompts_path, str):
         return "prompts_path must be a string or None"
     return _loading_problem(cfg)
@@ -208,8 +214,8 @@ class CountdownTask:
     def retry_prompt(self) -> str:
         return self.prompts["retry"]
 
-    def teacher_reflection(self, row: Row, wrong_response: str) -> str:
-        return teacher_reflection(row, wrong_response)
+    def teacher_reflection(self, row: Row, wrong_response: str, proposal: str | None = None) -> str:
+        return teacher_reflection(row, wrong_response, self.config.reflection_hint, proposal)
 
     def validate_row(self, row: object) -> str | None:
         return validate_row(row)

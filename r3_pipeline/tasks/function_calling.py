@@ -195,10 +195,11 @@ class FunctionCallingTask:
                 return response
         return format_calls(gold + gold[:1])
 
-    def teacher_reflection(self, row: Row, wrong_response: str) -> str:
+    def teacher_reflection(self, row: Row, wrong_response: str, proposal: str | None = None) -> str:
         gold = _field(row, "answers")
         verdict = verify_calls(gold, wrong_response)
-        return f"{_why(verdict.reason, gold, wrong_response)} {hint(gold)}"
+        proposed = parse_calls(proposal) if proposal else gold  # `proposal` is our own format_calls text
+        return f"{_why(verdict.reason, gold, wrong_response)} {hint(proposed)}"
 
 
 def _finish(train: list[Row], test: list[Row], rejected: list[Row], cfg: FunctionCallingConfig) -> Splits:

@@ -3,7 +3,9 @@
 The tiny model learns (a) the task format, solving some but not all tasks, (b) to answer a reflection request
 with text, and (c) to retry with the conversation in context. Conversations are built only from train rows;
 the held-out test rows are never passed here. In failure conversations the wrong first attempt is context
-only (no loss), so the model is never taught to fail.
+only (no loss). In "follow" conversations (`follow_fraction`) the reflection proposes another answer and the
+retry is trained to give it, right or wrong: that is the instruction-following a real model brings, and
+without it the tiny model's retry ignores its reflection on rows it has not memorized.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import logging
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -29,6 +32,11 @@ log = logging.getLogger(__name__)
 class WarmStartConfig:
     num_rows: int = field(default=4000, metadata={"help": "Train rows reserved for the warm start (the rest feed R3)."})
     failure_fraction: float = field(default=0.25, metadata={"help": "Share of conversations with a failed attempt, a reflection and a retry."})
+    follow_fraction: float = field(default=0.0, metadata={"help": (
+        "Share of conversations whose reflection proposes a different, random answer that the retry then gives "
+        "(only the retry is trained). Teaches the retry to carry out what the reflection proposes, which the "
+        "tiny model otherwise does not generalize beyond the train rows it memorizes; without it R3 has "
+        "nothing to reward.")})
     max_minutes: float = field(default=7.0, metadata={"help": "Wall-clock budget for supervised training."})
     max_steps: int = field(default=100_000, metadata={"help": "Step budget (whichever budget ends first)."})
     batch_size: int = field(default=32, metadata={"help": "Conversations per optimizer step."})
@@ -43,15 +51,20 @@ def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) 
     for row in rows:
         ask = task.prompt_messages(row)
         answer = {"role": "assistant", "content": task.reference_response(row)}
-        if rng.random() >= cfg.failure_fraction:
+        draw = rng.random()
+        if draw >= cfg.failure_fraction + cfg.follow_fraction:
             out.append(([*ask, answer], [False] * len(ask) + [True]))
             continue
         wrong = task.corrupt_response(row, rng)
+        follow = draw >= cfg.failure_fraction
+        # A follow conversation proposes another wrong answer: the reflection is context, the retry gives it.
+        proposal = task.corrupt_response(row, rng) if follow else None
+        retry = {"role": "assistant", "content": proposal} if follow else answer
         msgs = [*ask, {"role": "assistant", "content": wrong},
                 {"role": "user", "content": task.reflection_prompt()},
-                {"role": "assistant", "content": task.teacher_reflection(row, wrong)},
-                {"role": "user", "content": task.retry_prompt()}, answer]
-        out.append((msgs, [False] * len(ask) + [False, False, True, False, True]))
+                {"role": "assistant", "content": task.teacher_reflection(row, wrong, proposal)},
+                {"role": "user", "content": task.retry_prompt()}, retry]
+        out.append((msgs, [False] * len(ask) + [False, False, not follow, False, True]))
     return out
 
 
@@ -88,30 +101,41 @@ def train_embedded_model(task: Task, rows: list[Row], model_cfg: EmbeddedModelCo
     corpus = (_corpus_text(msgs) for msgs, _ in convs)
     tokenizer = train_tokenizer(corpus, model_cfg.vocab_size)
     model = build_embedded_model(model_cfg, tokenizer)
-    examples = [tokenize_conversation(tokenizer, m, t) for m, t in convs]
-    too_long = sum(len(ids) > model_cfg.max_positions for ids, _ in examples)
-    examples = [e for e in examples if len(e[0]) <= model_cfg.max_positions]
-    stats = _sft(model, tokenizer.pad_token_id, examples, cfg)
-    stats.update(parameters=sum(p.numel() for p in model.parameters()), conversations=len(examples),
-                 dropped_too_long=too_long, vocab_size=len(tokenizer))
+    dropped = [0]
+
+    def epoch(k: int) -> list[tuple[list[int], list[int]]]:
+        # Each epoch draws its conversations afresh (kinds, wrong attempts, proposals): over many epochs the tiny
+        # model would otherwise memorize each fixed conversation instead of learning to follow its reflection.
+        epoch_convs = convs if k == 0 else warm_start_conversations(task, rows, replace(cfg, seed=cfg.seed + k))
+        examples = [tokenize_conversation(tokenizer, m, t) for m, t in epoch_convs]
+        kept = [e for e in examples if len(e[0]) <= model_cfg.max_positions]
+        if k == 0:
+            dropped[0] = len(examples) - len(kept)
+        return kept
+
+    stats = _sft(model, tokenizer.pad_token_id, epoch, cfg)
+    stats.update(parameters=sum(p.numel() for p in model.parameters()), conversations=len(convs),
+                 dropped_too_long=dropped[0], vocab_size=len(tokenizer))
     save_model(model, tokenizer, out_dir)
     return stats
 
 
-def _sft(model, pad_id: int, examples: list[tuple[list[int], list[int]]], cfg: WarmStartConfig) -> dict:
+def _sft(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], list[int]]]], cfg: WarmStartConfig) -> dict:
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.01, betas=(0.9, 0.98))
     model.train()
-    start, step, losses = time.monotonic(), 0, []
+    start, step, losses, epochs = time.monotonic(), 0, [], 0
     budget_s = cfg.max_minutes * 60
     est_steps = cfg.max_steps  # refined after the first steps from the measured speed
-    order: list[int] = []
+    batches: list[list[tuple[list[int], list[int]]]] = []
     while step < cfg.max_steps and time.monotonic() - start < budget_s:
-        if len(order) < cfg.batch_size:
-            order += _length_bucketed(examples, cfg.batch_size, rng)
-        batch = [examples[i] for i in order[: cfg.batch_size]]
-        del order[: cfg.batch_size]
+        if not batches:
+            examples = epoch(epochs)
+            epochs += 1
+            order = _length_bucketed(examples, cfg.batch_size, rng)
+            batches = [[examples[i] for i in order[j : j + cfg.batch_size]] for j in range(0, len(order), cfg.batch_size)]
+        batch = batches.pop(0)
         width = max(len(ids) for ids, _ in batch)
         input_ids = torch.tensor([ids + [pad_id] * (width - len(ids)) for ids, _ in batch])
         labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
@@ -132,7 +156,8 @@ def _sft(model, pad_id: int, examples: list[tuple[list[int], list[int]]], cfg: W
             log.info("warm start step %d loss %.4f", step, sum(losses[-100:]) / 100)
     tail = losses[-50:] or [float("nan")]
     model.eval()
-    return {"steps": step, "seconds": round(time.monotonic() - start, 1), "final_loss": sum(tail) / len(tail)}
+    return {"steps": step, "epochs": epochs, "seconds": round(time.monotonic() - start, 1),
+            "final_loss": sum(tail) / len(tail)}
 
 
 def _length_bucketed(examples, batch_size: int, rng: random.Random) -> list[int]:

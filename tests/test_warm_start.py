@@ -1,0 +1,75 @@
+"""Warm-start conversations: which turns are trained, and the "follow" conversations that teach the retry to
+carry out what its reflection proposed."""
+
+from __future__ import annotations
+
+import pytest
+
+from r3_pipeline.models.tokenizer import train_tokenizer
+from r3_pipeline.tasks.countdown import CountdownConfig, CountdownTask
+from r3_pipeline.tasks.countdown_verify import extract_answer
+from r3_pipeline.training.warm_start import (
+    WarmStartConfig,
+    _corpus_text,
+    tokenize_conversation,
+    warm_start_conversations,
+)
+
+
+@pytest.fixture(scope="module")
+def task_rows():
+    task = CountdownTask(CountdownConfig(num_train=600, num_test=10, max_number=15, max_target=60, target_mode="chain"))
+    return task, task.build_splits().train
+
+
+def kinds(convs):
+    out = {"plain": [], "teacher": [], "follow": []}
+    for msgs, trained in convs:
+        kind = "plain" if len(msgs) == 2 else ("teacher" if trained[3] else "follow")
+        out[kind].append((msgs, trained))
+    return out
+
+
+def test_conversation_mix_follows_the_fractions(task_rows):
+    task, rows = task_rows
+    k = kinds(warm_start_conversations(task, rows, WarmStartConfig(failure_fraction=0.3, follow_fraction=0.2)))
+    assert len(rows) == sum(map(len, k.values()))
+    assert abs(len(k["teacher"]) / len(rows) - 0.3) < 0.06 and abs(len(k["follow"]) / len(rows) - 0.2) < 0.06
+    none = kinds(warm_start_conversations(task, rows, WarmStartConfig(failure_fraction=0.3)))
+    assert not none["follow"] and abs(len(none["teacher"]) / len(rows) - 0.3) < 0.06
+
+
+def test_teacher_conversations_train_the_reflection_and_the_reference_answer(task_rows):
+    task, rows = task_rows
+    k = kinds(warm_start_conversations(task, rows, WarmStartConfig(failure_fraction=0.3, follow_fraction=0.2)))
+    for msgs, trained in k["teacher"]:
+        assert trained == [False, False, False, True, False, True]
+        row = next(r for r in rows if task.prompt_messages(r) == msgs[:1])
+        assert not task.verify(row, msgs[1]["content"]).correct
+        assert task.verify(row, msgs[5]["content"]).correct
+        assert msgs[3]["content"].endswith(f"Try {extract_answer(msgs[5]['content'])}.")
+
+
+def test_follow_conversations_train_only_a_retry_that_gives_the_proposed_answer(task_rows):
+    task, rows = task_rows
+    k = kinds(warm_start_conversations(task, rows, WarmStartConfig(failure_fraction=0.3, follow_fraction=0.2)))
+    assert k["follow"]
+    for msgs, trained in k["follow"]:
+        assert trained == [False, False, False, False, False, True]
+        proposed = extract_answer(msgs[5]["content"])
+        assert msgs[3]["content"].endswith(f"Try {proposed}.")
+        row = next(r for r in rows if task.prompt_messages(r) == msgs[:1])
+        # The reflection still says what was wrong with the first attempt.
+        assert msgs[3]["content"].startswith(extract_answer(msgs[1]["content"]))
+        assert not task.verify(row, msgs[5]["content"]).correct
+
+
+def test_only_the_trained_turns_carry_labels(task_rows):
+    task, rows = task_rows
+    convs = warm_start_conversations(task, rows[:200], WarmStartConfig(failure_fraction=0.3, follow_fraction=0.3))
+    tok = train_tokenizer((_corpus_text(m) for m, _ in convs), 300)
+    for msgs, trained in kinds(convs)["follow"][:5] + kinds(convs)["teacher"][:5]:
+        ids, labels = tokenize_conversation(tok, msgs, trained)
+        labelled = tok.decode([i for i, lab in zip(ids, labels) if lab != -100], skip_special_tokens=True)
+        expected = "".join(m["content"] for m, t in zip(msgs, trained) if t)
+        assert labelled.replace("\n", "") == expected
