@@ -182,6 +182,13 @@ def test_teacher_reflection_names_the_problem_and_the_fix():
     proposal = '<tool_call>[{"name":"get_time","arguments":{"city":"Oslo"}}]</tool_call>'
     text = task.teacher_reflection(row, "<tool_call>[]</tool_call>", proposal)
     assert text == "I made 0 calls, but the query needs 1. Call get_time with city=Oslo."
+    # reflection_hint 'calls' proposes the calls in the answer format, so a retry can copy them verbatim.
+    calls = make_task("function_calling", {"reflection_hint": "calls"})
+    text = calls.teacher_reflection(row, "<tool_call>[]</tool_call>")
+    assert text.startswith("I made 0 calls, but the query needs 1. The right calls: <tool_call>")
+    assert calls.verify(row, text.split("The right calls: ", 1)[1]).correct
+    with pytest.raises(ValueError, match="reflection_hint"):
+        make_task("function_calling", {"reflection_hint": "json"})
 
 
 def test_validate_row_for_verify_files(default_splits):

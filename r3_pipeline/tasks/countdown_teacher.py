@@ -4,11 +4,11 @@ A real instruction-tuned model can already write a reflection; the tiny embedded
 start shows it what a useful one looks like: what was wrong, and a working equation to try (or, with
 `reflection_hint: first_step`, only its first operation). R3 then rewards the reflections the model writes itself.
 
-The hint matters for how much R3 can teach the tiny model: after a warm start with `first_step` hints, even a
-correct first step raised retry success on held-out failures only from 3.8% to 4.7%, so the reflection's content
-barely reached the retry. With `equation` hints the retry learns to follow the reflection, and the reflection
-becomes the policy R3 improves. The reference solution is our own trusted text, so parsing
-it with `ast` here is safe; model text never comes through this module.
+The retry only learns to carry out a proposed equation with the warm start's follow conversations
+(`WarmStartConfig.follow_fraction`); measured on 1,000 held-out tasks, the retry after a teacher reflection
+was right 4.7% of the time with `first_step` hints and 100% with `equation` hints plus follow conversations.
+The reference solution is our own trusted text, so parsing it with `ast` here is safe; model text never comes
+through this module.
 """
 
 from __future__ import annotations

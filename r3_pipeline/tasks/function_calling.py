@@ -73,6 +73,11 @@ class FunctionCallingConfig:
         "help": "When the tokenizer's chat template supports tools, pass the tools through it (see "
                 "FunctionCallingTask.native_tool_schemas) instead of only in the prompt text."})
 
+    reflection_hint: str = field(default="words", metadata={"help": (
+        "Warm start of the embedded default only: how the teacher reflection proposes the right calls. 'words': "
+        "\"Call get_weather with city=Paris.\"; 'calls': the calls in the answer format, which the retry can "
+        "copy (see docs/r3_results.md).")})
+
     def __post_init__(self) -> None:
         problem = _config_problem(self)
         if problem:
@@ -96,6 +101,8 @@ def _config_problem(cfg: FunctionCallingConfig) -> str | None:
     for name in ("train_path", "test_path", "prompts_path"):
         if getattr(cfg, name) is not None and not isinstance(getattr(cfg, name), str):
             return f"{name} must be a string or None"
+    if cfg.reflection_hint not in ("words", "calls"):
+        return f"reflection_hint must be 'words' or 'calls', got {cfg.reflection_hint!r}"
     if not isinstance(cfg.split, str) or not isinstance(cfg.native_tools, bool):
         return "split must be a string and native_tools a bool"
     if cfg.holdout_tools and (cfg.source != SYNTHETIC or cfg.train_path is not None):
@@ -199,7 +206,8 @@ class FunctionCallingTask:
         gold = _field(row, "answers")
         verdict = verify_calls(gold, wrong_response)
         proposed = parse_calls(proposal) if proposal else gold  # `proposal` is our own format_calls text
-        return f"{_why(verdict.reason, gold, wrong_response)} {hint(proposed)}"
+        fix = f"The right calls: {format_calls(proposed)}" if self.config.reflection_hint == "calls" else hint(proposed)
+        return f"{_why(verdict.reason, gold, wrong_response)} {fix}"
 
 
 def _finish(train: list[Row], test: list[Row], rejected: list[Row], cfg: FunctionCallingConfig) -> Splits:
