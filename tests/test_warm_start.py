@@ -39,6 +39,12 @@ def test_conversation_mix_follows_the_fractions(task_rows):
     assert not none["follow"] and abs(len(none["teacher"]) / len(rows) - 0.3) < 0.06
 
 
+@pytest.mark.parametrize("fractions", [(0.6, 0.5), (-0.1, 0.2), (0.2, 1.5)])
+def test_fractions_that_cannot_be_shares_are_rejected(fractions):
+    with pytest.raises(ValueError, match="follow_fraction"):
+        WarmStartConfig(failure_fraction=fractions[0], follow_fraction=fractions[1])
+
+
 def test_teacher_conversations_train_the_reflection_and_the_reference_answer(task_rows):
     task, rows = task_rows
     k = kinds(warm_start_conversations(task, rows, WarmStartConfig(failure_fraction=0.3, follow_fraction=0.2)))

@@ -43,6 +43,12 @@ class WarmStartConfig:
     learning_rate: float = field(default=3e-3, metadata={"help": "Peak AdamW learning rate (cosine decay over the step estimate)."})
     seed: int = field(default=0, metadata={"help": "Seed for conversation sampling and batching."})
 
+    def __post_init__(self) -> None:
+        fractions = (self.failure_fraction, self.follow_fraction)
+        if not all(0 <= f <= 1 for f in fractions) or sum(fractions) > 1:
+            raise ValueError("WarmStartConfig: failure_fraction and follow_fraction must be in [0, 1] and sum to at "
+                             f"most 1, got {self.failure_fraction} and {self.follow_fraction}")
+
 
 def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) -> list[tuple[list[Message], list[bool]]]:
     """Conversations with a per-message flag saying whether an assistant message is trained."""
