@@ -5,6 +5,7 @@ same functions can run from a notebook or script. Each stage reads and writes th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
@@ -195,21 +196,27 @@ def training_job(spec: Spec, layout: Layout, run_id: str) -> TrainJob:
     out = layout.spec_dir(spec.name, "r3_model")
     experiment = tracking.configure(layout.home, spec.name)
     run_file = out / "mlflow_run.json"
-    # Reuse the MLflow run of an interrupted training in the same output dir, so a resume logs to one run.
-    if run_file.exists() and not (out / "result.json").exists():
-        mlflow_run_id = read_json(run_file)["run_id"]
+    base = base_model_info(spec, layout)
+    failures = layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl"
+    # What a resume must share with the interrupted training (as JSON reads it back): settings, base, failures.
+    settings = json.loads(json.dumps({"r3": spec.training_args(), "base_model": base["model_id"],
+                                      "failures": hashlib.sha256(failures.read_bytes()).hexdigest()}))
+    previous = read_json(run_file) if run_file.exists() else {}
+    # Reuse the MLflow run of an interrupted training in the same output dir, so a resume logs to one run. Changed
+    # settings start afresh: the checkpoints were trained with the old ones.
+    if previous and not (out / "result.json").exists() and previous.get("settings") == settings:
+        mlflow_run_id = previous["run_id"]
     else:
         import mlflow
 
         with mlflow.start_run(experiment_id=experiment, run_name=f"{spec.name}-{run_id[:8]}") as run:
             mlflow.set_tags({"spec": spec.name, "dagster_run_id": run_id, "task": spec.task.name})
             mlflow_run_id = run.info.run_id
-        write_json(run_file, {"run_id": mlflow_run_id})
+        write_json(run_file, {"run_id": mlflow_run_id, "settings": settings})
         (out / "result.json").unlink(missing_ok=True)
         _clear_checkpoints(out / "checkpoints")
-    base = base_model_info(spec, layout)
     return TrainJob(task=spec.task.name, task_config=spec.task.config, model_path=base["path"],
-                    failures_path=str(layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl"),
+                    failures_path=str(failures),
                     output_dir=str(out), r3=spec.training_args(), mlflow_uri=tracking.tracking_uri(layout.home),
                     mlflow_run_id=mlflow_run_id, store_root=str(layout.store_root), spec=spec.name, run_id=run_id,
                     model_id=base["model_id"])

@@ -43,7 +43,6 @@ from pathlib import Path
 from dagster import DagsterInstance
 from r3_pipeline.defs import build_definitions
 from r3_pipeline.defs.run import execute
-from r3_pipeline.defs.run import execute
 specs, home, assets = sys.argv[1], sys.argv[2], sys.argv[3:]
 with DagsterInstance.get() as instance:
     execute(build_definitions(Path(specs), home=home), instance, "kill", assets)
@@ -176,3 +175,29 @@ def test_killed_training_resumes_from_checkpoint_and_registers_once(env):
     _materialize(env, "registered_model")
     versions = MlflowClient().search_model_versions("name='r3-kill-test'")
     assert len(versions) == 1
+
+
+def test_killed_training_with_changed_settings_starts_afresh(env):
+    """Checkpoints of an interrupted training are resumed only under the same settings. After the user changes
+    them, the next training starts from step 0 in a new MLflow run, instead of resuming with mixed settings or
+    failing on MLflow's refusal to change a logged param."""
+    _materialize(env, "baseline")
+    out = Layout(env["home"]).spec_dir("kill", "r3_model")
+    (out / "result.json").unlink(missing_ok=True)
+    proc = _start(env, "r3_model")
+    _kill_when(proc, (out / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists)
+    run_before = read_json(out / "mlflow_run.json")["run_id"]
+    spec_file = env["specs"] / "kill.yaml"
+    changed = {**SPEC, "training": {"preset": "cpu", "overrides": {**SPEC["training"]["overrides"], "max_steps": 4,
+                                                                  "learning_rate": 3e-5}}}
+    spec_file.write_text(yaml.safe_dump(changed))
+    try:
+        _materialize(env, "r3_model")
+    finally:
+        spec_file.write_text(yaml.safe_dump(SPEC))
+    result = read_json(out / "result.json")
+    assert result["resumed_from"] == "" and result["global_step"] == 4
+    run_after = read_json(out / "mlflow_run.json")["run_id"]
+    assert run_after != run_before
+    mlflow.set_tracking_uri(tracking.tracking_uri(Layout(env["home"]).home))
+    assert MlflowClient().get_run(run_after).data.params["r3.learning_rate"] == "3e-05"

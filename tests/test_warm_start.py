@@ -79,3 +79,24 @@ def test_only_the_trained_turns_carry_labels(task_rows):
         labelled = tok.decode([i for i, lab in zip(ids, labels) if lab != -100], skip_special_tokens=True)
         expected = "".join(m["content"] for m, t in zip(msgs, trained) if t)
         assert labelled.replace("\n", "") == expected
+
+
+def test_random_proposals_train_the_reflection_form_without_the_answer(task_rows):
+    """reflection_proposal "random": failure reflections are trained but never propose the reference answer;
+    the retry gives what was proposed. The default stays "answer"."""
+    task, rows = task_rows
+    assert WarmStartConfig().reflection_proposal == "answer"
+    random_ = kinds(warm_start_conversations(task, rows, WarmStartConfig(
+        failure_fraction=0.3, follow_fraction=0.2, reflection_proposal="random")))
+    assert abs(len(random_["teacher"]) / len(rows) - 0.3) < 0.06 and abs(len(random_["follow"]) / len(rows) - 0.2) < 0.06
+    for msgs, trained in random_["teacher"]:
+        assert trained == [False, False, False, True, False, True]
+        row = next(r for r in rows if task.prompt_messages(r) == msgs[:1])
+        proposed = extract_answer(msgs[5]["content"])
+        assert msgs[3]["content"].endswith(f"Try {proposed}.")
+        assert not task.verify(row, msgs[5]["content"]).correct
+
+
+def test_an_unknown_reflection_proposal_is_rejected():
+    with pytest.raises(ValueError, match="reflection_proposal"):
+        WarmStartConfig(reflection_proposal="teacher")

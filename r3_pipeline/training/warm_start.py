@@ -27,6 +27,8 @@ from r3_pipeline.tasks.base import Message, Row, Task
 
 log = logging.getLogger(__name__)
 
+PROPOSALS = ("answer", "random")
+
 
 @dataclass
 class WarmStartConfig:
@@ -37,6 +39,11 @@ class WarmStartConfig:
         "(only the retry is trained). Teaches the retry to carry out what the reflection proposes, which the "
         "tiny model otherwise does not generalize beyond the train rows it memorizes; without it R3 has "
         "nothing to reward.")})
+    reflection_proposal: str = field(default="answer", metadata={"help": (
+        "What the reflections of failure conversations propose: 'answer' (the reference answer, so the vanilla "
+        "model already reflects with the answer's knowledge) or 'random' (another wrong answer that the retry then "
+        "gives: the warm start teaches the reflection's form and that the retry follows it, and leaves which "
+        "answer to propose to R3, as for a real model never trained on the task's reflections).")})
     max_minutes: float = field(default=7.0, metadata={"help": "Wall-clock budget for supervised training."})
     max_steps: int = field(default=100_000, metadata={"help": "Step budget (whichever budget ends first)."})
     batch_size: int = field(default=32, metadata={"help": "Conversations per optimizer step."})
@@ -48,6 +55,8 @@ class WarmStartConfig:
         if not all(0 <= f <= 1 for f in fractions) or sum(fractions) > 1:
             raise ValueError("WarmStartConfig: failure_fraction and follow_fraction must be in [0, 1] and sum to at "
                              f"most 1, got {self.failure_fraction} and {self.follow_fraction}")
+        if self.reflection_proposal not in PROPOSALS:
+            raise ValueError(f"WarmStartConfig: reflection_proposal must be one of {PROPOSALS}, got {self.reflection_proposal!r}")
 
 
 def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) -> list[tuple[list[Message], list[bool]]]:
@@ -64,8 +73,9 @@ def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) 
         wrong = task.corrupt_response(row, rng)
         follow = draw >= cfg.failure_fraction
         # A follow conversation proposes another wrong answer: the reflection is context, the retry gives it.
-        proposal = task.corrupt_response(row, rng) if follow else None
-        retry = {"role": "assistant", "content": proposal} if follow else answer
+        # With reflection_proposal "random" failure conversations do too, and their reflection is trained.
+        proposal = task.corrupt_response(row, rng) if follow or cfg.reflection_proposal == "random" else None
+        retry = {"role": "assistant", "content": proposal} if proposal else answer
         msgs = [*ask, {"role": "assistant", "content": wrong},
                 {"role": "user", "content": task.reflection_prompt()},
                 {"role": "assistant", "content": task.teacher_reflection(row, wrong, proposal)},
