@@ -5,7 +5,9 @@ with text, and (c) to retry with the conversation in context. Conversations are 
 the held-out test rows are never passed here. In failure conversations the wrong first attempt is context
 only (no loss). In "follow" conversations (`follow_fraction`) the reflection proposes another answer and the
 retry is trained to give it, right or wrong: that is the instruction-following a real model brings, and
-without it the tiny model's retry ignores its reflection on rows it has not memorized.
+without it the tiny model's retry ignores its reflection on rows it has not memorized. The reflections of
+failure conversations propose the reference answer, or with `reflection_proposal: random` another wrong one
+(docs/r3_results.md, section 4, measures both).
 """
 
 from __future__ import annotations
