@@ -196,10 +196,10 @@ def training_job(spec: Spec, layout: Layout, run_id: str) -> TrainJob:
     out = layout.spec_dir(spec.name, "r3_model")
     experiment = tracking.configure(layout.home, spec.name)
     run_file = out / "mlflow_run.json"
-    base = base_model_info(spec, layout)
+    base, args = base_model_info(spec, layout), spec.training_args()
     failures = layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl"
     # What a resume must share with the interrupted training (as JSON reads it back): settings, base, failures.
-    settings = json.loads(json.dumps({"r3": spec.training_args(), "base_model": base["model_id"],
+    settings = json.loads(json.dumps({"r3": args, "base_model": base["model_id"],
                                       "failures": hashlib.sha256(failures.read_bytes()).hexdigest()}))
     previous = read_json(run_file) if run_file.exists() else {}
     # Reuse the MLflow run of an interrupted training in the same output dir, so a resume logs to one run. Changed
@@ -217,7 +217,7 @@ def training_job(spec: Spec, layout: Layout, run_id: str) -> TrainJob:
         _clear_checkpoints(out / "checkpoints")
     return TrainJob(task=spec.task.name, task_config=spec.task.config, model_path=base["path"],
                     failures_path=str(failures),
-                    output_dir=str(out), r3=spec.training_args(), mlflow_uri=tracking.tracking_uri(layout.home),
+                    output_dir=str(out), r3=args, mlflow_uri=tracking.tracking_uri(layout.home),
                     mlflow_run_id=mlflow_run_id, store_root=str(layout.store_root), spec=spec.name, run_id=run_id,
                     model_id=base["model_id"])
 
