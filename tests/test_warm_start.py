@@ -9,6 +9,7 @@ from r3_pipeline.models.tokenizer import train_tokenizer
 from r3_pipeline.tasks.countdown import CountdownConfig, CountdownTask
 from r3_pipeline.tasks.countdown_verify import extract_answer
 from r3_pipeline.training.warm_start import (
+    GENERIC_REFLECTIONS,
     WarmStartConfig,
     _corpus_text,
     tokenize_conversation,
@@ -100,3 +101,31 @@ def test_random_proposals_train_the_reflection_form_without_the_answer(task_rows
 def test_an_unknown_reflection_proposal_is_rejected():
     with pytest.raises(ValueError, match="reflection_proposal"):
         WarmStartConfig(reflection_proposal="teacher")
+
+
+def test_generic_reflections_propose_nothing_and_leave_the_other_draws_alone(task_rows):
+    """generic_fraction: that share of failure reflections is one of the generic texts (trained), followed by
+    the reference answer; follow conversations never get one, and every other conversation is unchanged."""
+    task, rows = task_rows
+    cfg = WarmStartConfig(failure_fraction=0.4, follow_fraction=0.2)
+    plain = warm_start_conversations(task, rows, cfg)
+    mixed = warm_start_conversations(task, rows, WarmStartConfig(failure_fraction=0.4, follow_fraction=0.2,
+                                                                 generic_fraction=0.5))
+    generic = [(m, t) for m, t in mixed if len(m) == 6 and m[3]["content"] in GENERIC_REFLECTIONS]
+    teacher = kinds(mixed)["teacher"]
+    assert abs(len(generic) / len(teacher) - 0.5) < 0.1
+    for msgs, trained in generic:
+        row = next(r for r in rows if task.prompt_messages(r) == msgs[:1])
+        assert trained == [False, False, False, True, False, True]
+        assert task.verify(row, msgs[5]["content"]).correct
+        assert not any(ch.isdigit() for ch in msgs[3]["content"])
+    assert not any(m[3]["content"] in GENERIC_REFLECTIONS for m, _ in kinds(mixed)["follow"])
+    changed = [i for i, (a, b) in enumerate(zip(plain, mixed)) if a != b]
+    assert len(changed) == len(generic)
+    assert all(plain[i][0][:3] == mixed[i][0][:3] for i in changed)  # the same wrong first attempt
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_a_generic_fraction_outside_0_1_is_rejected(share):
+    with pytest.raises(ValueError, match="generic_fraction"):
+        WarmStartConfig(generic_fraction=share)

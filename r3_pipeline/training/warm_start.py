@@ -7,7 +7,8 @@ only (no loss). In "follow" conversations (`follow_fraction`) the reflection pro
 retry is trained to give it, right or wrong: that is the instruction-following a real model brings, and
 without it the tiny model's retry ignores its reflection on rows it has not memorized. The reflections of
 failure conversations propose the reference answer, or with `reflection_proposal: random` another wrong one
-(docs/r3_results.md, section 4, measures both).
+(docs/r3_results.md, section 4, measures both). With `generic_fraction`, some failure-conversation reflections
+are generic instead: they neither say what was wrong nor propose anything (section 6).
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ from r3_pipeline.tasks.base import Message, Row, Task
 log = logging.getLogger(__name__)
 
 PROPOSALS = ("answer", "random")
+# The vague reflections untrained models often write; task-independent, and never a hint at any answer.
+GENERIC_REFLECTIONS = (
+    "I made a mistake. I need to check my work more carefully and try again.",
+    "Something went wrong in my answer. I should think about the problem again step by step.",
+    "My answer was not right. I will be more careful this time and go over each step.",
+    "I think I made an error somewhere. Let me reconsider the problem and answer again.",
+)
 
 
 @dataclass
@@ -46,6 +54,10 @@ class WarmStartConfig:
         "model already reflects with the answer's knowledge) or 'random' (another wrong answer that the retry then "
         "gives: the warm start teaches the reflection's form and that the retry follows it, and leaves which "
         "answer to propose to R3, as for a real model never trained on the task's reflections).")})
+    generic_fraction: float = field(default=0.0, metadata={"help": (
+        "Share of failure conversations whose reflection is generic ('I made a mistake...': no diagnosis, no "
+        "proposal) and whose retry is trained to answer afresh. Gives the vanilla model the habit of vague "
+        "reflections next to specific ones; R3 has to learn from the retry's verdict alone which kind helps.")})
     max_minutes: float = field(default=7.0, metadata={"help": "Wall-clock budget for supervised training."})
     max_steps: int = field(default=100_000, metadata={"help": "Step budget (whichever budget ends first)."})
     batch_size: int = field(default=32, metadata={"help": "Conversations per optimizer step."})
@@ -57,6 +69,8 @@ class WarmStartConfig:
         if not all(0 <= f <= 1 for f in fractions) or sum(fractions) > 1:
             raise ValueError("WarmStartConfig: failure_fraction and follow_fraction must be in [0, 1] and sum to at "
                              f"most 1, got {self.failure_fraction} and {self.follow_fraction}")
+        if not 0 <= self.generic_fraction <= 1:
+            raise ValueError(f"WarmStartConfig: generic_fraction must be in [0, 1], got {self.generic_fraction}")
         if self.reflection_proposal not in PROPOSALS:
             raise ValueError(f"WarmStartConfig: reflection_proposal must be one of {PROPOSALS}, got {self.reflection_proposal!r}")
 
@@ -64,6 +78,8 @@ class WarmStartConfig:
 def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) -> list[tuple[list[Message], list[bool]]]:
     """Conversations with a per-message flag saying whether an assistant message is trained."""
     rng = random.Random(cfg.seed)
+    # A stream of its own, so a generic_fraction of 0 leaves every other draw as it was.
+    style_rng = random.Random(f"generic-{cfg.seed}")
     out = []
     for row in rows:
         ask = task.prompt_messages(row)
@@ -77,10 +93,15 @@ def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) 
         # A follow conversation proposes another wrong answer: the reflection is context, the retry gives it.
         # With reflection_proposal "random" failure conversations do too, and their reflection is trained.
         proposal = task.corrupt_response(row, rng) if follow or cfg.reflection_proposal == "random" else None
+        generic = not follow and style_rng.random() < cfg.generic_fraction
+        if generic:
+            proposal, reflection = None, style_rng.choice(GENERIC_REFLECTIONS)
+        else:
+            reflection = task.teacher_reflection(row, wrong, proposal)
         retry = {"role": "assistant", "content": proposal} if proposal else answer
         msgs = [*ask, {"role": "assistant", "content": wrong},
                 {"role": "user", "content": task.reflection_prompt()},
-                {"role": "assistant", "content": task.teacher_reflection(row, wrong, proposal)},
+                {"role": "assistant", "content": reflection},
                 {"role": "user", "content": task.retry_prompt()}, retry]
         out.append((msgs, [False] * len(ask) + [False, False, not follow, False, True]))
     return out
