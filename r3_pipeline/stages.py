@@ -306,11 +306,13 @@ def evaluate(spec: Spec, layout: Layout, run_id: str) -> dict:
 # -- registry ----------------------------------------------------------------------------------------------
 
 def register(spec: Spec, layout: Layout) -> dict:
-    results = read_json(layout.spec_dir(spec.name, "evaluation") / "results.json")["results"]
+    evaluated = read_json(layout.spec_dir(spec.name, "evaluation") / "results.json")
+    results, gain_low = evaluated["results"], evaluated["gains"]["second"]["ci"][0]
     trained = trained_model_info(spec, layout)
     tracking.configure(layout.home, spec.name)
     version = tracking.log_model_version(Path(trained["final_model"]), spec.registered_name, trained["mlflow_run_id"])
-    promo = tracking.promote(spec.registered_name, version, results["trained"]["second"], results["base"]["second"])
+    promo = tracking.promote(spec.registered_name, version, results["trained"]["second"], results["base"]["second"],
+                             gain_low)
     info = {"registered_name": spec.registered_name, "version": promo.version, "alias": promo.alias,
             "reason": promo.reason, "previous_champion": promo.previous_champion,
             "model_uri": f"models:/{spec.registered_name}/{promo.version}", "mlflow_run_id": trained["mlflow_run_id"]}

@@ -2,8 +2,10 @@
 
 Registry stages are deprecated in MLflow 3, so promotion uses aliases: a new version takes `champion` only
 when its held-out second-attempt accuracy strictly beats the current champion's (or the base model's when
-there is none); otherwise, ties and NaN included, it is the `challenger`. The score, the reason and the
-previous champion are recorded on the version as tags, so `rollback` knows where to go.
+there is none) and its gain over the model it was trained from survives the statistics (the paired 95%
+interval on the same tasks lies above zero); otherwise, ties, noise and NaN included, it is the `challenger`.
+The score, the reason and the previous champion are recorded on the version as tags, so `rollback` knows
+where to go.
 
 Registration and promotion are read-modify-writes of the registry, so they hold a file lock beside the
 SQLite store (`registry_lock`): two pipelines registering at once leave one champion, the better one, and
@@ -126,8 +128,10 @@ def _requirements() -> list[str]:
     return [f"{p}=={version(p).split('+')[0]}" for p in ("torch", "transformers", "tokenizers", "accelerate")]
 
 
-def promote(registered_name: str, version: str, score: float, baseline_score: float) -> Promotion:
-    """Give `version` the champion alias if `score` beats the champion's (or `baseline_score`), else challenger.
+def promote(registered_name: str, version: str, score: float, baseline_score: float, gain_low: float) -> Promotion:
+    """Give `version` the champion alias if `score` beats the champion's (or `baseline_score`) and `gain_low`,
+    the lower end of the paired 95% interval of `score - baseline_score` on the same tasks, is above zero;
+    else challenger.
 
     The champion is read under `registry_lock`, so a concurrent promotion is compared with the winner of the
     other. A version promoted before keeps its recorded decision.
@@ -139,7 +143,7 @@ def promote(registered_name: str, version: str, score: float, baseline_score: fl
         earlier = _earlier_promotion(client, client.get_model_version(registered_name, version), champion)
         if earlier:
             return earlier
-        alias, reason = _decide(score, champion, baseline_score)
+        alias, reason = _decide(score, champion, baseline_score, gain_low)
         previous = str(champion.version) if champion is not None and alias == CHAMPION else None
         tags = {SCORE_TAG: f"{score:.6f}", REASON_TAG: reason, **({PREVIOUS_TAG: previous} if previous else {})}
         for key, value in tags.items():
@@ -161,7 +165,7 @@ def _earlier_promotion(client: MlflowClient, mv, champion) -> Promotion | None:
     return Promotion(str(mv.version), decided, mv.tags.get(REASON_TAG, ""), mv.tags.get(PREVIOUS_TAG))
 
 
-def _decide(score: float, champion, baseline_score: float) -> tuple[str, str]:
+def _decide(score: float, champion, baseline_score: float, gain_low: float) -> tuple[str, str]:
     if champion is not None:
         # A champion without a score (set by hand) is held to the base model's bar.
         bar, against = float(champion.tags.get(SCORE_TAG, baseline_score)), f"champion v{champion.version}"
@@ -169,8 +173,13 @@ def _decide(score: float, champion, baseline_score: float) -> tuple[str, str]:
         bar, against = baseline_score, "the base model"
     if not math.isfinite(score):
         return CHALLENGER, f"second-attempt accuracy {score} is not a finite number, so it cannot beat {against}"
-    alias, verb = (CHAMPION, "beats") if score > bar else (CHALLENGER, "does not beat")
-    return alias, f"second-attempt accuracy {score:.4f} {verb} {against} ({bar:.4f})"
+    if not score > bar:
+        return CHALLENGER, f"second-attempt accuracy {score:.4f} does not beat {against} ({bar:.4f})"
+    beats = f"second-attempt accuracy {score:.4f} beats {against} ({bar:.4f})"
+    interval = f"the paired 95% interval of its gain over the base model ({baseline_score:.4f}) starts at {gain_low:+.4f}"
+    if not gain_low > 0:  # NaN included
+        return CHALLENGER, f"{beats}, but within noise: {interval}"
+    return CHAMPION, f"{beats}, and {interval}"
 
 
 def rollback(registered_name: str, to_version: str | None = None, reason: str = "") -> Rollback:

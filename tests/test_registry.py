@@ -25,6 +25,7 @@ def _tiny_model(path: Path, seed: int) -> Path:
     return save_model(model, tok, path)
 
 
+SIGNIFICANT = 0.01  # the lower end of a paired interval that lies above zero
 NAME = "r3-micro-test"
 
 
@@ -35,9 +36,9 @@ def _new_run(home: Path, experiment: str = "micro") -> str:
 
 
 def _register(home: Path, model_dir: Path, score: float, baseline: float, name: str = NAME,
-              experiment: str = "micro") -> tracking.Promotion:
+              experiment: str = "micro", gain_low: float = SIGNIFICANT) -> tracking.Promotion:
     version = tracking.log_model_version(model_dir, name, _new_run(home, experiment))
-    return tracking.promote(name, version, score, baseline)
+    return tracking.promote(name, version, score, baseline, gain_low)
 
 
 def _champion(name: str = NAME) -> str:
@@ -84,15 +85,29 @@ def test_worse_equal_and_nan_models_never_take_champion(tmp_path):
     assert _champion() == first.version
 
 
+def test_a_gain_within_noise_never_takes_champion(tmp_path):
+    """Beating the bar on the point estimate is not enough: the paired interval of the gain over the base model
+    must lie above zero (its lower end, `gain_low`, > 0)."""
+    home, model = tmp_path / "home", _tiny_model(tmp_path / "m", 1)
+    noisy = [_register(home, model, score=0.63, baseline=0.628, gain_low=low) for low in (-0.003, 0.0, math.nan)]
+    assert all(p.alias == "challenger" for p in noisy) and tracking.champion_uri(NAME) is None
+    assert "beats the base model (0.6280), but within noise" in noisy[0].reason and "starts at -0.0030" in noisy[0].reason
+    first = _register(home, model, score=0.70, baseline=0.628, gain_low=0.04)
+    assert first.alias == "champion" and "starts at +0.0400" in first.reason
+    # Retrained from the champion (so the champion is the base): a noisy gain over it keeps the champion.
+    assert _register(home, model, score=0.71, baseline=0.70, gain_low=-0.01).alias == "challenger"
+    assert _champion() == first.version
+
+
 def test_registration_and_promotion_are_idempotent_per_run(tmp_path):
     home, model = tmp_path / "home", _tiny_model(tmp_path / "m", 1)
     first = _register(home, model, score=0.30, baseline=0.20)
     run = _new_run(home)
     version = tracking.log_model_version(model, NAME, run)
-    promotion = tracking.promote(NAME, version, 0.40, 0.20)
+    promotion = tracking.promote(NAME, version, 0.40, 0.20, SIGNIFICANT)
     # The registered_model asset materialized again after an interruption: same version, same decision.
     assert tracking.log_model_version(model, NAME, run) == version
-    assert tracking.promote(NAME, version, 0.40, 0.20) == promotion
+    assert tracking.promote(NAME, version, 0.40, 0.20, SIGNIFICANT) == promotion
     assert promotion.alias == "champion" and promotion.previous_champion == first.version
     assert [str(v.version) for v in tracking.model_versions(NAME)] == [first.version, version]
     experiment = mlflow.get_run(run).info.experiment_id
@@ -103,7 +118,7 @@ def test_registration_and_promotion_are_idempotent_per_run(tmp_path):
     crashed = tracking.log_model_version(model, NAME, _new_run(home))
     MlflowClient().set_model_version_tag(NAME, crashed, "previous_champion", version)
     MlflowClient().set_registered_model_alias(NAME, "champion", crashed)
-    assert tracking.promote(NAME, crashed, 0.50, 0.20).previous_champion == version
+    assert tracking.promote(NAME, crashed, 0.50, 0.20, SIGNIFICANT).previous_champion == version
 
 
 def test_rollback_walks_back_the_previous_champion_chain(tmp_path):

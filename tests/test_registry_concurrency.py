@@ -25,7 +25,7 @@ def _worker(home: str, model_dir: str, scores: list[float], barrier) -> None:
             pass
         version = tracking.log_model_version(Path(model_dir), NAME, run.info.run_id)
         barrier.wait(WAIT_S)  # every worker promotes at the same moment
-        tracking.promote(NAME, version, score, BASELINE)
+        tracking.promote(NAME, version, score, BASELINE, gain_low=0.01)
         barrier.wait(WAIT_S)  # the parent checks the registry
 
 
