@@ -93,8 +93,7 @@ def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) 
         # A follow conversation proposes another wrong answer: the reflection is context, the retry gives it.
         # With reflection_proposal "random" failure conversations do too, and their reflection is trained.
         proposal = task.corrupt_response(row, rng) if follow or cfg.reflection_proposal == "random" else None
-        generic = not follow and style_rng.random() < cfg.generic_fraction
-        if generic:
+        if not follow and style_rng.random() < cfg.generic_fraction:
             proposal, reflection = None, style_rng.choice(GENERIC_REFLECTIONS)
         else:
             reflection = task.teacher_reflection(row, wrong, proposal)
