@@ -91,6 +91,18 @@ def reflection_summary(records: list[dict]) -> dict:
             "retry_success": successes / n if n else 0.0}
 
 
+def behaviour_summary(records: list[dict]) -> dict:
+    """Per reflection behaviour among `records`: its share of the reflections and the retry success after it
+    (what R3 should shift: towards the behaviours whose retries succeed)."""
+    reflected = [r for r in records if r.get("reflection") is not None]
+    out = {}
+    for behaviour in sorted({r.get("reflection_behaviour") or "unknown" for r in reflected}):
+        mine = [r for r in reflected if (r.get("reflection_behaviour") or "unknown") == behaviour]
+        out[behaviour] = {"reflections": len(mine), "share": len(mine) / len(reflected),
+                          "retry_success": sum(bool(r["retry_correct"]) for r in mine) / len(mine)}
+    return out
+
+
 def reflection_examples(before: list[dict], after: list[dict], k: int = 3) -> list[dict]:
     """Up to k tasks where both models reflected: the failed attempt and each model's reflection and verdict."""
     after_by = {_key(r): r for r in after if r.get("reflection") is not None}
@@ -138,6 +150,15 @@ def comparison_markdown(evaluation: dict) -> str:
     for label, r in evaluation.get("reflections", {}).items():
         lines.append(f"\nReflections of {label}: {r['reflections']}, mean {r['mean_tokens']:.1f} tokens "
                      f"(median {r['median_tokens']}, p90 {r['p90_tokens']}), retry success {100 * r['retry_success']:.1f}%")
+    behaviours = evaluation.get("behaviours", {})
+    if behaviours:
+        names = sorted({b for by in behaviours.values() for b in by})
+        lines += ["\n| reflection behaviour | " + " | ".join(f"{label}: share, retry success" for label in behaviours) + " |",
+                  "|---|" + "---:|" * len(behaviours)]
+        for name in names:
+            cells = [f"{100 * by[name]['share']:.1f}%, {100 * by[name]['retry_success']:.1f}%" if name in by else "-"
+                     for by in behaviours.values()]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -22,3 +22,13 @@ def load_prompts(task_name: str, path: str | None = None) -> dict[str, str]:
     if missing:
         raise ValueError(f"prompt file {file} lacks text for: {', '.join(missing)}")
     return data
+
+
+def practice_prompt(prompts: dict[str, str], behaviour: str) -> str:
+    """The reflection request that asks for `behaviour` by name (key `practice_<behaviour>`), used by the warm
+    start's practice conversations."""
+    text = prompts.get(f"practice_{behaviour}")
+    if not isinstance(text, str):
+        raise ValueError(f"the prompt file has no practice_{behaviour} text, so the warm start cannot practise "
+                         f"'{behaviour}'")
+    return text

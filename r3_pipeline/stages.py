@@ -290,6 +290,7 @@ def evaluate(spec: Spec, layout: Layout, run_id: str) -> dict:
     gains = {attempt: evaluation.paired_difference(records["base"], records["trained"], attempt).as_dict()
              for attempt in ("first", "second")}
     reflections = {label: evaluation.reflection_summary(records[label]) for label in ("base", "trained")}
+    behaviours = {label: evaluation.behaviour_summary(records[label]) for label in ("base", "trained")}
     tracking.configure(layout.home, spec.name)
     with mlflow.start_run(run_id=models["trained"]["mlflow_run_id"]):
         for label, acc in results.items():
@@ -297,6 +298,7 @@ def evaluate(spec: Spec, layout: Layout, run_id: str) -> dict:
     out = {"spec": spec.name, "task": spec.task.name, "n": len(rows), "seconds": timing, "chunks": chunks,
            "models": {k: v["model_id"] for k, v in models.items()},
            "results": {k: v.as_dict() for k, v in results.items()}, "gains": gains, "reflections": reflections,
+           "behaviours": behaviours,
            "reflection_examples": evaluation.reflection_examples(records["base"], records["trained"])}
     write_json(layout.spec_dir(spec.name, "evaluation") / "results.json", out)
     return {**out, "table": evaluation.comparison_markdown(out),

@@ -38,6 +38,20 @@ def test_reflection_summary_and_examples():
                          "after": {"attempt": "attempt a", "reflection": "short", "retry_correct": True}}]
 
 
+def test_behaviour_summary_gives_each_behaviours_share_and_retry_success():
+    records = [{**rec("a", False, True, "Need 20. ...", 30), "reflection_behaviour": "search"},
+               {**rec("b", False, False, "x", 9), "reflection_behaviour": "guess"},
+               {**rec("c", False, True, "y", 9), "reflection_behaviour": "guess"},
+               {**rec("d", False, False, "z", 9), "reflection_behaviour": "guess"},
+               rec("e", True)]
+    summary = evaluation.behaviour_summary(records)
+    assert summary == {"guess": {"reflections": 3, "share": 0.75, "retry_success": pytest.approx(1 / 3)},
+                       "search": {"reflections": 1, "share": 0.25, "retry_success": 1.0}}
+    table = evaluation.comparison_markdown({"results": {}, "behaviours": {"base": summary, "trained": {
+        "search": {"reflections": 4, "share": 1.0, "retry_success": 0.5}}}})
+    assert "| guess | 75.0%, 33.3% | - |" in table and "| search | 25.0%, 100.0% | 100.0%, 50.0% |" in table
+
+
 def test_comparison_lists_the_five_lines_in_order():
     acc = lambda first, second: {"n": 10, "first": first, "second": second, "first_ci": [0, 1], "second_ci": [0, 1]}  # noqa: E731
     ev = {"results": {"base": acc(0.1, 0.3), "trained": acc(0.1, 0.5), "base_bare_retry": acc(0.1, 0.2)},

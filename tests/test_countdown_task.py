@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 
 import pytest
@@ -18,7 +19,7 @@ from r3_pipeline.tasks.countdown import (
     validate_row,
 )
 from r3_pipeline.tasks.countdown_math import solve
-from r3_pipeline.tasks.countdown_verify import verify_countdown
+from r3_pipeline.tasks.countdown_verify import expression_value, extract_answer, verify_countdown
 
 SMALL = {"num_train": 150, "num_test": 40}
 
@@ -163,6 +164,47 @@ def test_teacher_reflection_says_what_was_wrong_and_proposes_a_working_equation(
     if solution:
         hinted = CountdownTask(CountdownConfig(reflection_hint="first_step")).teacher_reflection(row, wrong)
         assert hinted == "8 + 3 + 4 does not equal 20. Start with 8 - 3."
+
+
+def test_search_reflections_state_only_true_values_and_stop_at_the_target():
+    """A search reflection tries candidates over the shown numbers, each rewritten one operation at a time; every
+    rewrite keeps the candidate's exact value, every "no" is off target, and it ends at a working equation."""
+    task = CountdownTask(CountdownConfig(num_train=200, num_test=5, max_number=15, max_target=60, target_mode="chain"))
+    rng = random.Random(3)
+    misses = 0
+    for row in task.build_splits().train:
+        wrong = task.corrupt_response(row, rng)
+        text = task.teacher_reflection(row, wrong, behaviour="search", rng=rng)
+        assert task.reflection_behaviour(text) == "search" and text.startswith(f"Need {row['target']}. ")
+        steps, tail = text.removeprefix(f"Need {row['target']}. ").rsplit(" Try ", 1)
+        proposal = tail.removesuffix(".")
+        assert task_verifies(row, proposal)
+        checks = re.findall(r"(.+?) (yes|no)\.(?: |$)", steps)
+        assert checks and checks[-1][1] == "yes" and checks[-1][0].split(" = ")[0] == proposal
+        for work, verdict in checks:
+            forms = work.split(" = ")
+            assert sorted(map(int, re.findall(r"\d+", forms[0]))) == sorted(row["numbers"])
+            assert extract_answer(wrong) != forms[0]  # the failed equation is not tried again
+            values = {_value(form) for form in forms}
+            assert values == {int(forms[-1])}, work  # each rewrite is exact, and the last is the value
+            assert (verdict == "yes") == (int(forms[-1]) == row["target"])
+        misses += sum(v == "no" for _, v in checks)
+    assert misses > 50  # the searches do try wrong candidates before the one that works
+
+
+def _value(form: str):
+    """Exact value of a worked step, which may start with a negative number (unary minus is no answer syntax)."""
+    return expression_value("0 " + form if form.startswith("-") else form)
+
+
+def test_each_behaviour_is_recognised_from_its_form():
+    row = {"task_id": "t", "numbers": [8, 3, 4], "target": 20, "solution": "(8 - 3) * 4"}
+    task = CountdownTask()
+    for behaviour in task.reflection_behaviours:
+        text = task.teacher_reflection(row, "<answer>8 + 3 + 4</answer>", behaviour=behaviour, rng=random.Random(0))
+        assert task.reflection_behaviour(text) == behaviour, text
+    with pytest.raises(ValueError, match="unknown Countdown reflection behaviour 'ponder'"):
+        task.teacher_reflection(row, "<answer>8 + 3 + 4</answer>", behaviour="ponder")
 
 
 def task_verifies(row, equation: str) -> bool:

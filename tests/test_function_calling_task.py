@@ -10,7 +10,8 @@ from collections import Counter
 import pytest
 
 from r3_pipeline.tasks import TASKS, make_task
-from r3_pipeline.tasks.function_calling import FunctionCallingConfig, FunctionCallingTask, hint, render_tools
+from r3_pipeline.tasks.function_calling import FunctionCallingConfig, FunctionCallingTask, render_tools
+from r3_pipeline.tasks.function_calling_teacher import hint
 from r3_pipeline.tasks.function_calling_data import validate_xlam_rows
 from r3_pipeline.tasks.function_calling_synth import (
     SynthSettings,
@@ -189,6 +190,31 @@ def test_teacher_reflection_names_the_problem_and_the_fix():
     assert calls.verify(row, text.split("The right calls: ", 1)[1]).correct
     with pytest.raises(ValueError, match="reflection_hint"):
         make_task("function_calling", {"reflection_hint": "json"})
+
+
+def test_check_reflections_go_through_each_call_against_the_query_before_the_fix():
+    row = {"query": "Weather in Paris for 3 days?", "tools": [{"name": "get_weather", "parameters": {}},
+                                                             {"name": "get_time", "parameters": {}}],
+           "answers": [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}]}
+    task = make_task("function_calling")
+    cases = {
+        '<tool_call>[{"name":"get_weather","arguments":{"city":"Rome","days":3}}]</tool_call>':
+            "Check get_weather: city wrong: Paris, days ok.",
+        '<tool_call>[{"name":"get_weather","arguments":{"days":3,"unit":"C"}}]</tool_call>':
+            "Check get_weather: city missing: Paris, days ok, unit not asked.",
+        '<tool_call>[{"name":"get_time","arguments":{}}]</tool_call>': "Check get_weather not called; get_time not asked.",
+        "oops": "Check get_weather not called.",
+    }
+    for wrong, expected in cases.items():
+        text = task.teacher_reflection(row, wrong, behaviour="check")
+        assert text == f"{expected} Call get_weather with city=Paris, days=3.", text
+    for behaviour in task.reflection_behaviours:
+        text = task.teacher_reflection(row, "<tool_call>[]</tool_call>", behaviour=behaviour)
+        assert task.reflection_behaviour(text) == behaviour, text
+    assert task.teacher_reflection(row, "oops", behaviour="restate") == \
+        "My answer was not a valid JSON list of calls inside <tool_call> tags. I will call the tools again."
+    with pytest.raises(ValueError, match="unknown function-calling reflection behaviour 'search'"):
+        task.teacher_reflection(row, "oops", behaviour="search")
 
 
 def test_validate_row_for_verify_files(default_splits):

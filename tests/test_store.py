@@ -136,6 +136,20 @@ def test_reflection_stats_view(hand_built: TrajectoryStore) -> None:
     }  # fmt: skip
 
 
+def test_reflection_behaviours_view(store: TrajectoryStore) -> None:
+    """Shares of each behaviour within a model's reflections, and the retry success after each; episodes
+    written before the column (no reflection_behaviour) count as 'unknown'; bare retries are left out."""
+    rows = [failed("a", "wrong_value", 9, "correct", reflection_behaviour="search"),
+            failed("b", "wrong_value", 9, "wrong_value", reflection_behaviour="search"),
+            failed("c", "wrong_value", 9, "wrong_value", reflection_behaviour="guess"),
+            failed("d", "wrong_value", 9, "correct"),
+            failed("e", "wrong_value", 9, "correct", reflection_behaviour="guess", retry_mode="bare")]
+    store.write(rows, name="mixed")
+    got = {r["behaviour"]: (r["reflections"], r["share"], r["retry_success_rate"])
+           for r in by_group(store, "reflection_behaviours", "behaviour")}
+    assert got == {"guess": (1, 0.25, 0.0), "search": (2, 0.5, 0.5), "unknown": (1, 0.25, 1.0)}
+
+
 def test_rewriting_batch_name_is_idempotent(store: TrajectoryStore) -> None:
     rows = [make_episode(f"k{i}") for i in range(4)]
     first = store.write(rows, name="batch-7")
@@ -159,7 +173,8 @@ def test_empty_store_views_return_no_rows(store: TrajectoryStore) -> None:
     assert store.write([]) is None
     con = store.connect()
     try:
-        for view in ("episodes_raw", "episodes", "retry_success", "failure_reasons", "reflection_stats"):
+        for view in ("episodes_raw", "episodes", "retry_success", "failure_reasons", "reflection_stats",
+                     "reflection_behaviours"):
             assert con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,), view
         # A connection opened before the first write sees later writes at its next query.
         store.write([make_episode("late")])

@@ -3,6 +3,8 @@ carry out what its reflection proposed."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from r3_pipeline.models.tokenizer import train_tokenizer
@@ -104,13 +106,13 @@ def test_an_unknown_reflection_proposal_is_rejected():
 
 
 def test_generic_reflections_propose_nothing_and_leave_the_other_draws_alone(task_rows):
-    """generic_fraction: that share of failure reflections is one of the generic texts (trained), followed by
-    the reference answer; follow conversations never get one, and every other conversation is unchanged."""
+    """A `generic` share of failure reflections is one of the generic texts (trained), followed by the reference
+    answer; follow conversations never get one, and every other conversation is unchanged."""
     task, rows = task_rows
     cfg = WarmStartConfig(failure_fraction=0.4, follow_fraction=0.2)
     plain = warm_start_conversations(task, rows, cfg)
     mixed = warm_start_conversations(task, rows, WarmStartConfig(failure_fraction=0.4, follow_fraction=0.2,
-                                                                 generic_fraction=0.5))
+                                                                 behaviours={"generic": 0.5, "guess": 0.5}))
     generic = [(m, t) for m, t in mixed if len(m) == 6 and m[3]["content"] in GENERIC_REFLECTIONS]
     teacher = kinds(mixed)["teacher"]
     assert abs(len(generic) / len(teacher) - 0.5) < 0.1
@@ -125,7 +127,61 @@ def test_generic_reflections_propose_nothing_and_leave_the_other_draws_alone(tas
     assert all(plain[i][0][:3] == mixed[i][0][:3] for i in changed)  # the same wrong first attempt
 
 
-@pytest.mark.parametrize("share", [-0.1, 1.5])
-def test_a_generic_fraction_outside_0_1_is_rejected(share):
-    with pytest.raises(ValueError, match="generic_fraction"):
-        WarmStartConfig(generic_fraction=share)
+def test_the_behaviour_mixture_follows_its_shares_and_each_reflection_shows_its_behaviour(task_rows):
+    """Failure reflections come in the configured shares; each is recognised as its behaviour by the task's
+    classifier (what the analytics use on model text), and every retry after one is the reference answer.
+    Follow conversations keep their proposal-following `guess` form whatever the mixture."""
+    task, rows = task_rows
+    shares = {"search": 0.2, "guess": 0.5, "restate": 0.3}
+    convs = kinds(warm_start_conversations(task, rows * 3, WarmStartConfig(failure_fraction=0.5, follow_fraction=0.2,
+                                                                            behaviours=shares)))
+    seen = Counter(task.reflection_behaviour(m[3]["content"]) for m, _ in convs["teacher"])
+    for name, share in shares.items():
+        assert abs(seen[name] / len(convs["teacher"]) - share) < 0.05, (name, seen)
+    for msgs, _ in convs["teacher"]:
+        row = next(r for r in rows if task.prompt_messages(r) == msgs[:1])
+        assert task.verify(row, msgs[5]["content"]).correct
+    assert {task.reflection_behaviour(m[3]["content"]) for m, _ in convs["follow"]} == {"guess"}
+
+
+@pytest.mark.parametrize("behaviours, match", [({"search": 0.5, "guess": 0.4}, "summing to 1"),
+                                               ({"search": -0.5, "guess": 1.5}, "non-negative")])
+def test_behaviour_shares_that_are_not_a_mixture_are_rejected(behaviours, match):
+    with pytest.raises(ValueError, match=match):
+        WarmStartConfig(behaviours=behaviours)
+
+
+def test_a_behaviour_the_task_does_not_know_is_rejected_by_name(task_rows):
+    task, rows = task_rows
+    with pytest.raises(ValueError, match="unknown reflection behaviour.*check.*known: search, guess, restate, generic"):
+        warm_start_conversations(task, rows, WarmStartConfig(behaviours={"check": 1.0}))
+
+
+def test_practice_conversations_ask_for_the_behaviour_by_name_and_train_it(task_rows):
+    """`practice`: that share of all conversations asks for a behaviour with the task's practice prompt; the
+    reflection (in that behaviour) and the retry (the reference answer) are trained. The unasked reflections
+    keep the `behaviours` mixture, here without any search."""
+    _, rows = task_rows
+    task = CountdownTask(CountdownConfig(num_train=600, num_test=10, max_number=15, max_target=60, target_mode="chain",
+                                         prompts_path="assets/prompts/countdown_compact.yaml"))
+    convs = warm_start_conversations(task, rows * 2, WarmStartConfig(
+        failure_fraction=0.3, follow_fraction=0.1, practice={"search": 0.2}, behaviours={"guess": 1.0}))
+    asked = [(m, t) for m, t in convs if len(m) == 6 and m[2]["content"] == task.practice_prompt("search")]
+    assert abs(len(asked) / len(convs) - 0.2) < 0.04
+    for msgs, trained in asked:
+        assert trained == [False, False, False, True, False, True]
+        assert task.reflection_behaviour(msgs[3]["content"]) == "search"
+        row = next(r for r in rows if task.prompt_messages(r) == msgs[:1])
+        assert task.verify(row, msgs[5]["content"]).correct
+    unasked = [m for m, _ in convs if len(m) == 6 and m[2]["content"] == task.reflection_prompt()]
+    assert unasked and {task.reflection_behaviour(m[3]["content"]) for m in unasked} == {"guess"}
+
+
+def test_practice_needs_a_known_behaviour_and_its_prompt(task_rows):
+    task, rows = task_rows
+    with pytest.raises(ValueError, match="unknown reflection behaviour.*ponder"):
+        warm_start_conversations(task, rows, WarmStartConfig(practice={"ponder": 0.1}))
+    with pytest.raises(ValueError, match="no practice_restate text"):
+        warm_start_conversations(task, rows, WarmStartConfig(practice={"restate": 0.5}))
+    with pytest.raises(ValueError, match="practice shares"):
+        WarmStartConfig(failure_fraction=0.6, follow_fraction=0.2, practice={"search": 0.3})

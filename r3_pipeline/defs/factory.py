@@ -106,6 +106,7 @@ def spec_definitions(spec: Spec) -> dict:
             "gain_second_attempt": gain["diff"], "gain_ci_low": gain["ci"][0], "gain_ci_high": gain["ci"][1],
             "reflection_examples": MetadataValue.json(out["reflection_examples"]),
             "reflections": MetadataValue.json(out["reflections"]),
+            "reflection_behaviours": MetadataValue.json(out["behaviours"]),
         })
 
     @asset_check(asset=key("evaluation"), description="Trained second-attempt accuracy is not below the base model's.")

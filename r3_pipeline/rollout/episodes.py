@@ -7,6 +7,7 @@ attempts, then reflections for the failures, then retries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -61,7 +62,8 @@ class Episode:
         return self.first_verdict.correct or bool(self.retry_verdict and self.retry_verdict.correct)
 
     def to_record(self, *, spec: str, stage: str, run_id: str, model_id: str, task: str, step: int | None = None,
-                  reward: float | None = None) -> dict:
+                  reward: float | None = None, behaviour_of: Callable[[str], str] | None = None) -> dict:
+        """The store row; `behaviour_of` (a task's `reflection_behaviour`) fills `reflection_behaviour`."""
         task_id = self.row["task_id"]
         # Reflection episodes keep their original ids; a bare-retry run's episodes of the same task are others.
         mode = () if self.retry_mode == REFLECTION else (self.retry_mode,)
@@ -81,6 +83,7 @@ class Episode:
             "reflection_tokens": len(self.reflection.ids) if self.reflection else None,
             "retry_tokens": len(self.retry.ids) if self.retry else None,
             "truncated_tokens": self.truncated_tokens, "retry_mode": self.retry_mode,
+            "reflection_behaviour": behaviour_of(self.reflection.text) if self.reflection and behaviour_of else None,
             "started_at": self.started_at, "finished_at": self.finished_at or datetime.now(timezone.utc),
         }
 

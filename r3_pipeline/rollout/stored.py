@@ -58,7 +58,8 @@ def run_stored_episodes(task: Task, rows: list[Row], make_engine: Callable[[], E
             if stored is None:
                 engine = engine or make_engine()
                 stored = [e.to_record(spec=source.spec, stage=source.stage, run_id=source.run_id,
-                                      model_id=source.model_id, task=source.task)
+                                      model_id=source.model_id, task=source.task,
+                                      behaviour_of=task.reflection_behaviour)
                           for e in run_episodes(task, chunk, engine, cfg)]
                 store.write(stored, name=name)
                 generated += 1

@@ -42,6 +42,9 @@ _COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
     ("retry_mode", pa.string(), True,
      'Retry protocol of the run: "reflection" (reflect, then retry; R3) or "bare" (retry after a bare "try '
      'again", the control); null in rows written before this column.'),
+    ("reflection_behaviour", pa.string(), True,
+     "The reflection's behaviour by its form (the task's `reflection_behaviours`, e.g. Countdown search, guess, "
+     "restate); null without a reflection or in rows written before this column."),
     ("started_at", _TS, False, "When the episode started (UTC)."),
     ("finished_at", _TS, False, "When the episode finished (UTC); the latest wins when an id is recorded twice."),
 ]

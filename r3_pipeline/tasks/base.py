@@ -44,6 +44,7 @@ class Task(Protocol):
 
     name: str
     config: Any
+    reflection_behaviours: tuple[str, ...]  # the teacher's reflection behaviours, for the warm start's mixture
 
     def build_splits(self) -> Splits:
         """Generate or load the task rows and split them into disjoint train and test sets."""
@@ -66,8 +67,13 @@ class Task(Protocol):
     def retry_prompt(self) -> str:
         """The user turn asking for the second attempt after the reflection."""
 
-    def teacher_reflection(self, row: Row, wrong_response: str, proposal: str | None = None) -> str:
-        """A helpful reflection on a wrong response, written from the reference answer. Used only to warm-start
-        the embedded default on train rows (it plays the part of a real model's instruction tuning).
-        `proposal`: a response the reflection proposes instead of the reference one (the warm start's "follow"
-        conversations, which teach the retry to carry out what the reflection proposed)."""
+    def teacher_reflection(self, row: Row, wrong_response: str, proposal: str | None = None,
+                           behaviour: str = "guess", rng: random.Random | None = None) -> str:
+        """A reflection on a wrong response in one of `reflection_behaviours`, written from the reference answer.
+        Used only to warm-start the embedded default on train rows (it plays the part of a real model's
+        instruction tuning). `proposal`: a response a `guess` proposes instead of the reference one (the warm
+        start's "follow" conversations, which teach the retry to carry out what the reflection proposed).
+        `rng` draws whatever the behaviour tries on the way (e.g. a search's wrong candidates)."""
+
+    def reflection_behaviour(self, reflection: str) -> str:
+        """Which of `reflection_behaviours` a (model-written) reflection shows, by its form alone."""

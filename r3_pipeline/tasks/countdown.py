@@ -21,11 +21,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from r3_pipeline.prompts import load_prompts
+from r3_pipeline.prompts import load_prompts, practice_prompt
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
 from r3_pipeline.tasks.countdown_data import GENERATED, SourceRow, check_problem, goes_to_test, read_source
 from r3_pipeline.tasks.countdown_math import solve
-from r3_pipeline.tasks.countdown_teacher import HINTS, teacher_reflection
+from r3_pipeline.tasks.countdown_teacher import BEHAVIOURS, HINTS, reflection_behaviour, teacher_reflection
 from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE, verify_countdown
 from r3_pipeline.tasks.function_calling_data import RowRejected
 
@@ -214,8 +214,17 @@ class CountdownTask:
     def retry_prompt(self) -> str:
         return self.prompts["retry"]
 
-    def teacher_reflection(self, row: Row, wrong_response: str, proposal: str | None = None) -> str:
-        return teacher_reflection(row, wrong_response, self.config.reflection_hint, proposal)
+    def practice_prompt(self, behaviour: str) -> str:
+        return practice_prompt(self.prompts, behaviour)
+
+    reflection_behaviours = BEHAVIOURS
+
+    def teacher_reflection(self, row: Row, wrong_response: str, proposal: str | None = None,
+                           behaviour: str = "guess", rng: random.Random | None = None) -> str:
+        return teacher_reflection(row, wrong_response, self.config.reflection_hint, proposal, behaviour, rng)
+
+    def reflection_behaviour(self, reflection: str) -> str:
+        return reflection_behaviour(reflection)
 
     def validate_row(self, row: object) -> str | None:
         return validate_row(row)

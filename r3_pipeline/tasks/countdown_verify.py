@@ -84,6 +84,20 @@ def verify_countdown(numbers: list[int], target: int, response: str) -> Verdict:
         return Verdict(False, f"internal_error:{type(exc).__name__}")
 
 
+def expression_value(expression: str) -> int | Fraction | None:
+    """Exact value of an arithmetic expression under the verifier's whitelist and bounds, or None when it has
+    none (not an expression, division by zero, too large). Safe on model text, like the verifier."""
+    try:
+        text = _expression_text(expression)
+        tree = _parse(text)
+        _check(tree.body, 1, [], text)
+        return _evaluate(tree.body)
+    except _Reject:
+        return None
+    except Exception:  # noqa: BLE001 - total, as the verifier
+        return None
+
+
 def _verify(numbers: list[int], target: int, response: str) -> Verdict:
     if not isinstance(response, str):
         raise _Reject("no_answer")

@@ -8,8 +8,7 @@ function_calling_data.validate_xlam_rows, and invalid rows land in Splits.reject
 With real data, a train row whose query text is also a test query is moved to rejected as test_overlap, so
 train and test are disjoint by query as they are for synthetic data.
 
-The teacher reflections used to warm-start the embedded default live here too: they are a few lines that turn
-the verifier's reason code into a sentence plus a hint built from the gold calls.
+The teacher reflections used to warm-start the embedded default live in function_calling_teacher.
 """
 
 from __future__ import annotations
@@ -17,11 +16,10 @@ from __future__ import annotations
 import copy
 import json
 import random
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from r3_pipeline.prompts import load_prompts
+from r3_pipeline.prompts import load_prompts, practice_prompt
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
 from r3_pipeline.tasks.function_calling_data import (
     MAX_FIELD_CHARS,
@@ -32,7 +30,8 @@ from r3_pipeline.tasks.function_calling_data import (
     xlam_to_json_schema,
 )
 from r3_pipeline.tasks.function_calling_synth import SynthSettings, generate_xlam_rows
-from r3_pipeline.tasks.function_calling_verify import loads_strict, parse_calls, safe_name, verify_calls
+from r3_pipeline.tasks.function_calling_teacher import BEHAVIOURS, reflection_behaviour, teacher_reflection
+from r3_pipeline.tasks.function_calling_verify import loads_strict, parse_calls, verify_calls
 
 SYNTHETIC = "synthetic"
 _CORRUPT_TRIES = 20
@@ -179,6 +178,9 @@ class FunctionCallingTask:
     def retry_prompt(self) -> str:
         return self.prompts["retry"]
 
+    def practice_prompt(self, behaviour: str) -> str:
+        return practice_prompt(self.prompts, behaviour)
+
     # -- answers ------------------------------------------------------------------------------------------------
 
     def verify(self, row: Row, response: str) -> Verdict:
@@ -202,12 +204,17 @@ class FunctionCallingTask:
                 return response
         return format_calls(gold + gold[:1])
 
-    def teacher_reflection(self, row: Row, wrong_response: str, proposal: str | None = None) -> str:
+    reflection_behaviours = BEHAVIOURS
+
+    def teacher_reflection(self, row: Row, wrong_response: str, proposal: str | None = None,
+                           behaviour: str = "guess", rng: random.Random | None = None) -> str:
         gold = _field(row, "answers")
-        verdict = verify_calls(gold, wrong_response)
-        proposed = parse_calls(proposal) if proposal else gold  # `proposal` is our own format_calls text
-        fix = f"The right calls: {format_calls(proposed)}" if self.config.reflection_hint == "calls" else hint(proposed)
-        return f"{_why(verdict.reason, gold, wrong_response)} {fix}"
+        proposed = parse_calls(proposal) if proposal else None  # `proposal` is our own format_calls text
+        fix = f"The right calls: {format_calls(proposed or gold)}" if self.config.reflection_hint == "calls" else None
+        return teacher_reflection(gold, wrong_response, behaviour, proposed, fix)
+
+    def reflection_behaviour(self, reflection: str) -> str:
+        return reflection_behaviour(reflection)
 
 
 def _finish(train: list[Row], test: list[Row], rejected: list[Row], cfg: FunctionCallingConfig) -> Splits:
@@ -256,49 +263,6 @@ def _signature(tool: dict) -> str:
             text += f" = {json.dumps(spec['default'], ensure_ascii=False)}"
         params.append(text)
     return f"{tool['name']}({', '.join(params)})"
-
-
-def hint(gold: list[dict]) -> str:
-    """E.g. "Call get_weather with city=Paris." or "Call a with x=1; then call b with no arguments."."""
-    parts = []
-    for call in gold:
-        args = ", ".join(f"{k}={_plain(v)}" for k, v in call["arguments"].items()) or "no arguments"
-        parts.append(f"call {call['name']} with {args}")
-    text = "; then ".join(parts)
-    return f"{text[0].upper()}{text[1:]}."
-
-
-def _plain(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _why(reason: str, gold: list[dict], wrong_response: str) -> str:
-    name = reason.split(":", 1)[1] if ":" in reason else ""
-    if reason.startswith("missing_argument:"):
-        return f"I left out the argument {name}."
-    if reason.startswith("extra_argument:"):
-        return f"I passed {name}, which the query did not ask for."
-    if reason.startswith("wrong_value:"):
-        return f"I gave the wrong value for {name}."
-    if reason == "wrong_count":
-        parsed = parse_calls(wrong_response)
-        made = len(parsed) if isinstance(parsed, list) else 0
-        return f"I made {made} call{'s' * (made != 1)}, but the query needs {len(gold)}."
-    if reason == "wrong_function":
-        return _wrong_tool(gold, wrong_response)
-    if reason.startswith(("unparseable", "too_")):
-        return "My answer was not a valid JSON list of calls inside <tool_call> tags."
-    return "My tool call was wrong."
-
-
-def _wrong_tool(gold: list[dict], wrong_response: str) -> str:
-    parsed = parse_calls(wrong_response)
-    called = Counter(c["name"] for c in parsed) if isinstance(parsed, list) else Counter()
-    needed = Counter(c["name"] for c in gold)
-    wrong, right = sorted(called - needed), sorted(needed - called)
-    if wrong and right:
-        return f"I called {safe_name(wrong[0])} instead of {right[0]}."
-    return "I called the wrong tool."
 
 
 # -- corruption -------------------------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):
                 "reward": float(result.retry_correct[i]),
                 "prompt_tokens": len(render(tokenizer, first_prompt, tools)), "first_tokens": 0,
                 "reflection_tokens": result.reflection_tokens[i], "retry_tokens": None, "retry_mode": "reflection",
+                "reflection_behaviour": task.reflection_behaviour(result.reflections[i]),
                 "started_at": now, "finished_at": now,
             })
         # Named by output dir and step: a resumed run that replays a step replaces that file, never duplicates it.

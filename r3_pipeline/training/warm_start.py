@@ -7,8 +7,10 @@ only (no loss). In "follow" conversations (`follow_fraction`) the reflection pro
 retry is trained to give it, right or wrong: that is the instruction-following a real model brings, and
 without it the tiny model's retry ignores its reflection on rows it has not memorized. The reflections of
 failure conversations propose the reference answer, or with `reflection_proposal: random` another wrong one
-(docs/r3_results.md, section 4, measures both). With `generic_fraction`, some failure-conversation reflections
-are generic instead: they neither say what was wrong nor propose anything (section 6).
+(docs/r3_results.md, section 4, measures both). `behaviours` mixes the reflection behaviours of failure
+conversations (the task's own, e.g. Countdown's search / guess / restate, and `generic` texts that neither say
+what was wrong nor propose anything: sections 6 and 7), and `practice` conversations ask for one behaviour by
+name, so the vanilla model can carry it out while it shows it unasked only at its `behaviours` share.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from r3_pipeline.tasks.base import Message, Row, Task
 log = logging.getLogger(__name__)
 
 PROPOSALS = ("answer", "random")
+GENERIC = "generic"
 # The vague reflections untrained models often write; task-independent, and never a hint at any answer.
 GENERIC_REFLECTIONS = (
     "I made a mistake. I need to check my work more carefully and try again.",
@@ -54,10 +57,17 @@ class WarmStartConfig:
         "model already reflects with the answer's knowledge) or 'random' (another wrong answer that the retry then "
         "gives: the warm start teaches the reflection's form and that the retry follows it, and leaves which "
         "answer to propose to R3, as for a real model never trained on the task's reflections).")})
-    generic_fraction: float = field(default=0.0, metadata={"help": (
-        "Share of failure conversations whose reflection is generic ('I made a mistake...': no diagnosis, no "
-        "proposal) and whose retry is trained to answer afresh. Gives the vanilla model the habit of vague "
-        "reflections next to specific ones; R3 has to learn from the retry's verdict alone which kind helps.")})
+    behaviours: dict = field(default_factory=dict, metadata={"help": (
+        "Shares of the reflection behaviours in failure conversations, summing to 1, e.g. {search: 0.15, guess: "
+        "0.45, restate: 0.4}: the vanilla model's mixture, of which R3 must find the behaviour that pays from the "
+        "retry's verdict alone. Names are the task's `reflection_behaviours` (Countdown: search, guess, restate; "
+        "function calling: check, guess, restate) or 'generic' (a vague reflection of any task, after which the "
+        "retry answers afresh). Empty: every reflection is a `guess`.")})
+    practice: dict = field(default_factory=dict, metadata={"help": (
+        "Shares of all conversations in which the reflection request asks for a behaviour by name (the task's "
+        "`practice_<behaviour>` prompt), e.g. {search: 0.15}: the vanilla model learns to carry the behaviour out "
+        "well when asked, while `behaviours` sets how often it shows it unasked, which is what R3 can change. "
+        "A real instruct model likewise can do more than it does by default.")})
     max_minutes: float = field(default=7.0, metadata={"help": "Wall-clock budget for supervised training."})
     max_steps: int = field(default=100_000, metadata={"help": "Step budget (whichever budget ends first)."})
     batch_size: int = field(default=32, metadata={"help": "Conversations per optimizer step."})
@@ -65,12 +75,14 @@ class WarmStartConfig:
     seed: int = field(default=0, metadata={"help": "Seed for conversation sampling and batching."})
 
     def __post_init__(self) -> None:
-        fractions = (self.failure_fraction, self.follow_fraction)
-        if not all(0 <= f <= 1 for f in fractions) or sum(fractions) > 1:
-            raise ValueError("WarmStartConfig: failure_fraction and follow_fraction must be in [0, 1] and sum to at "
-                             f"most 1, got {self.failure_fraction} and {self.follow_fraction}")
-        if not 0 <= self.generic_fraction <= 1:
-            raise ValueError(f"WarmStartConfig: generic_fraction must be in [0, 1], got {self.generic_fraction}")
+        fractions = (self.failure_fraction, self.follow_fraction, *self.practice.values())
+        if not all(isinstance(f, (int, float)) and 0 <= f <= 1 for f in fractions) or sum(fractions) > 1:
+            raise ValueError("WarmStartConfig: failure_fraction, follow_fraction and the practice shares must be in "
+                             f"[0, 1] and sum to at most 1, got {self.failure_fraction}, {self.follow_fraction} and "
+                             f"{self.practice}")
+        shares = list(self.behaviours.values())
+        if shares and (not all(isinstance(v, (int, float)) and v >= 0 for v in shares) or abs(sum(shares) - 1) > 1e-6):
+            raise ValueError(f"WarmStartConfig: behaviours must be non-negative shares summing to 1, got {self.behaviours}")
         if self.reflection_proposal not in PROPOSALS:
             raise ValueError(f"WarmStartConfig: reflection_proposal must be one of {PROPOSALS}, got {self.reflection_proposal!r}")
 
@@ -78,13 +90,27 @@ class WarmStartConfig:
 def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) -> list[tuple[list[Message], list[bool]]]:
     """Conversations with a per-message flag saying whether an assistant message is trained."""
     rng = random.Random(cfg.seed)
-    # A stream of its own, so a generic_fraction of 0 leaves every other draw as it was.
+    # A stream of its own, so the behaviour mixture leaves every other draw as it was.
     style_rng = random.Random(f"generic-{cfg.seed}")
+    names, shares = zip(*cfg.behaviours.items()) if cfg.behaviours else (("guess",), (1.0,))
+    unknown = (set(names) - {*task.reflection_behaviours, GENERIC}) | (set(cfg.practice) - set(task.reflection_behaviours))
+    if unknown:
+        raise ValueError(f"warm start: unknown reflection behaviour(s) {sorted(unknown)} for task {task.name}; "
+                         f"known: {', '.join([*task.reflection_behaviours, GENERIC])}")
     out = []
     for row in rows:
         ask = task.prompt_messages(row)
         answer = {"role": "assistant", "content": task.reference_response(row)}
         draw = rng.random()
+        practised = _practised(cfg, draw - cfg.failure_fraction - cfg.follow_fraction)
+        if practised:
+            wrong = task.corrupt_response(row, rng)
+            msgs = [*ask, {"role": "assistant", "content": wrong},
+                    {"role": "user", "content": task.practice_prompt(practised)},
+                    {"role": "assistant", "content": task.teacher_reflection(row, wrong, behaviour=practised, rng=style_rng)},
+                    {"role": "user", "content": task.retry_prompt()}, answer]
+            out.append((msgs, [False] * len(ask) + [False, False, True, False, True]))
+            continue
         if draw >= cfg.failure_fraction + cfg.follow_fraction:
             out.append(([*ask, answer], [False] * len(ask) + [True]))
             continue
@@ -93,17 +119,31 @@ def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) 
         # A follow conversation proposes another wrong answer: the reflection is context, the retry gives it.
         # With reflection_proposal "random" failure conversations do too, and their reflection is trained.
         proposal = task.corrupt_response(row, rng) if follow or cfg.reflection_proposal == "random" else None
-        if not follow and style_rng.random() < cfg.generic_fraction:
-            proposal, reflection = None, style_rng.choice(GENERIC_REFLECTIONS)
+        behaviour = "guess" if follow else style_rng.choices(names, shares)[0]
+        if behaviour == GENERIC:
+            reflection = style_rng.choice(GENERIC_REFLECTIONS)
         else:
-            reflection = task.teacher_reflection(row, wrong, proposal)
-        retry = {"role": "assistant", "content": proposal} if proposal else answer
+            proposal = proposal if behaviour == "guess" else None
+            reflection = task.teacher_reflection(row, wrong, proposal, behaviour=behaviour, rng=style_rng)
+        retry = {"role": "assistant", "content": proposal} if proposal and behaviour == "guess" else answer
         msgs = [*ask, {"role": "assistant", "content": wrong},
                 {"role": "user", "content": task.reflection_prompt()},
                 {"role": "assistant", "content": reflection},
                 {"role": "user", "content": task.retry_prompt()}, retry]
         out.append((msgs, [False] * len(ask) + [False, False, not follow, False, True]))
     return out
+
+
+def _practised(cfg: WarmStartConfig, draw: float) -> str | None:
+    """The behaviour a conversation practises on request, when `draw` (past the failure and follow shares)
+    falls in one of the practice shares."""
+    if draw < 0:
+        return None
+    for behaviour, share in cfg.practice.items():
+        if draw < share:
+            return behaviour
+        draw -= share
+    return None
 
 
 def _corpus_text(messages: list[Message]) -> str:
