@@ -185,3 +185,31 @@ def test_practice_needs_a_known_behaviour_and_its_prompt(task_rows):
         warm_start_conversations(task, rows, WarmStartConfig(practice={"restate": 0.5}))
     with pytest.raises(ValueError, match="practice shares"):
         WarmStartConfig(failure_fraction=0.6, follow_fraction=0.2, practice={"search": 0.3})
+
+
+def test_the_same_seed_gives_the_same_model_whatever_the_machine_runs(task_rows, tmp_path):
+    """Step-bounded with a fixed thread count: two warm starts of the same spec give identical weights even when
+    the process around them uses a different number of torch threads (as on a busier or bigger machine)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from r3_pipeline.models.embedded import EmbeddedModelConfig
+    from r3_pipeline.training.warm_start import train_embedded_model
+
+    task, rows = task_rows
+    shape = EmbeddedModelConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64,
+                                vocab_size=300)
+    cfg = WarmStartConfig(max_steps=12, batch_size=8, failure_fraction=0.3, follow_fraction=0.2,
+                          behaviours={"search": 0.5, "guess": 0.5})
+    before = torch.get_num_threads()
+    weights = []
+    try:
+        for ambient in (2, 1):
+            torch.set_num_threads(ambient)
+            stats = train_embedded_model(task, rows[:200], shape, cfg, tmp_path / f"m{ambient}")
+            assert stats["steps"] == 12 and torch.get_num_threads() == ambient
+            weights.append(load_file(tmp_path / f"m{ambient}" / "model.safetensors"))
+    finally:
+        torch.set_num_threads(before)
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -68,8 +68,13 @@ class WarmStartConfig:
         "`practice_<behaviour>` prompt), e.g. {search: 0.15}: the vanilla model learns to carry the behaviour out "
         "well when asked, while `behaviours` sets how often it shows it unasked, which is what R3 can change. "
         "A real instruct model likewise can do more than it does by default.")})
-    max_minutes: float = field(default=7.0, metadata={"help": "Wall-clock budget for supervised training."})
-    max_steps: int = field(default=100_000, metadata={"help": "Step budget (whichever budget ends first)."})
+    max_steps: int = field(default=3000, metadata={"help": "Optimizer steps: the warm start's budget."})
+    max_minutes: float = field(default=0.0, metadata={"help": (
+        "Optional wall-clock cap (0: none), ending the warm start early and shortening its learning-rate "
+        "schedule. A cap makes the model depend on how busy the machine is, so shipped specs bound steps only.")})
+    threads: int = field(default=2, metadata={"help": (
+        "Torch threads during the warm start. Fixed, because floating-point sums depend on the thread count: "
+        "the same seed gives the same model on any machine only at the same count.")})
     batch_size: int = field(default=32, metadata={"help": "Conversations per optimizer step."})
     learning_rate: float = field(default=3e-3, metadata={"help": "Peak AdamW learning rate (cosine decay over the step estimate)."})
     seed: int = field(default=0, metadata={"help": "Seed for conversation sampling and batching."})
@@ -80,6 +85,8 @@ class WarmStartConfig:
             raise ValueError("WarmStartConfig: failure_fraction, follow_fraction and the practice shares must be in "
                              f"[0, 1] and sum to at most 1, got {self.failure_fraction}, {self.follow_fraction} and "
                              f"{self.practice}")
+        if not isinstance(self.threads, int) or self.threads < 1:
+            raise ValueError(f"WarmStartConfig: threads must be an int >= 1, got {self.threads!r}")
         shares = list(self.behaviours.values())
         if shares and (not all(isinstance(v, (int, float)) and v >= 0 for v in shares) or abs(sum(shares) - 1) > 1e-6):
             raise ValueError(f"WarmStartConfig: behaviours must be non-negative shares summing to 1, got {self.behaviours}")
@@ -199,13 +206,22 @@ def train_embedded_model(task: Task, rows: list[Row], model_cfg: EmbeddedModelCo
 
 
 def _sft(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], list[int]]]], cfg: WarmStartConfig) -> dict:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        return _sft_steps(model, pad_id, epoch, cfg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _sft_steps(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], list[int]]]], cfg: WarmStartConfig) -> dict:
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.01, betas=(0.9, 0.98))
     model.train()
     start, step, losses, epochs = time.monotonic(), 0, [], 0
-    budget_s = cfg.max_minutes * 60
-    est_steps = cfg.max_steps  # refined after the first steps from the measured speed
+    budget_s = cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
+    est_steps = cfg.max_steps  # with a wall-clock cap, refined after the first steps from the measured speed
     batches: list[list[tuple[list[int], list[int]]]] = []
     while step < cfg.max_steps and time.monotonic() - start < budget_s:
         if not batches:
@@ -218,7 +234,7 @@ def _sft(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], list[i
         input_ids = torch.tensor([ids + [pad_id] * (width - len(ids)) for ids, _ in batch])
         labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
         attention = (torch.arange(width)[None, :] < torch.tensor([len(ids) for ids, _ in batch])[:, None]).long()
-        if step == 20:
+        if step == 20 and budget_s < math.inf:
             est_steps = min(cfg.max_steps, int(budget_s / ((time.monotonic() - start) / 20)))
         lr = cfg.learning_rate * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(est_steps, 1))))
         for group in opt.param_groups:
