@@ -43,6 +43,7 @@ ANY_CHAR = st.characters(exclude_categories=())  # all of Unicode, lone surrogat
 
 COUNTDOWN_REASON = re.compile(
     r"correct|no_answer|too_long|syntax|too_deep|too_large|wrong_numbers|division_by_zero|wrong_value"
+    r"|wrong_stated_value|bad_stated_value|multiple_equals"
     r"|disallowed:(?:[A-Za-z]+|Constant:[A-Za-z]+|literal_format|non_ascii|comment)")
 FC_REASON = re.compile(
     r"correct|too_long|too_deep|unparseable|unparseable:duplicate_key|wrong_count|wrong_function|wrong_value"
@@ -87,7 +88,8 @@ def test_corpus_case_gets_its_verdict(case):
 def test_corpus_covers_the_hardening_list():
     by_verifier = hostile_corpus.corpus()
     assert {c.category for c in by_verifier["countdown"]} >= {
-        "injection", "operators", "literals", "huge", "division_by_zero", "nesting", "unicode", "size"}
+        "injection", "operators", "literals", "huge", "division_by_zero", "nesting", "unicode", "size",
+        "equations"}
     assert {c.category for c in by_verifier["function_calling"]} >= {
         "nesting", "width", "duplicate_keys", "numbers", "encoding", "garbage", "size"}
     texts = [c.input for c in CASES if isinstance(c.input, (str, bytes))]
@@ -272,7 +274,7 @@ def _render(tree, rnd, depth: int = 0) -> tuple[str, int]:
     return f"{texts[0]}{space}{op}{space}{texts[1]}", deepest
 
 
-def _expected(tree, answer_text: str, brackets: int, numbers: list[int], target: int) -> str:
+def _expected(tree, answer_text: str, brackets: int, numbers: list[int], target: int, stated: int | None) -> str:
     """The reason the documented rules give, in the verifier's documented order of checks."""
     if len(answer_text) > MAX_ANSWER_CHARS:
         return "too_long"
@@ -284,13 +286,16 @@ def _expected(tree, answer_text: str, brackets: int, numbers: list[int], target:
         value = _oracle(tree)
     except _Rejected as reject:
         return str(reject)
-    return "correct" if value == target else "wrong_value"
+    if value != target:
+        return "wrong_value"
+    return "correct" if stated is None or stated == target else "wrong_stated_value"
 
 
 @settings(PROPERTY, max_examples=400)
 @given(TREES, st.randoms(use_true_random=False), st.sampled_from(["exact", "off_by_one", "extra_number"]),
-       st.booleans())
-def test_arithmetic_grammar_against_fraction_oracle(tree, rnd, variant, as_equation):
+       st.sampled_from([None, 0, 0, 1, -1, 10]))
+def test_arithmetic_grammar_against_fraction_oracle(tree, rnd, variant, stated_offset):
+    """`stated_offset`: None for a bare expression, else the answer is "expression = target + offset"."""
     answer, brackets = _render(tree, rnd)
     numbers = _leaves(tree)
     rnd.shuffle(numbers)
@@ -303,10 +308,11 @@ def test_arithmetic_grammar_against_fraction_oracle(tree, rnd, variant, as_equat
         target += 1
     elif variant == "extra_number":
         numbers.append(7)
-    text = f"{answer} = {target}" if as_equation else answer
+    stated = None if stated_offset is None else target + stated_offset
+    text = answer if stated is None else f"{answer} = {stated}"
     verdict = verify_countdown(numbers, target, f"Thinking... <answer>{text}</answer>")
     assert_countdown_verdict(verdict)
-    assert verdict.reason == _expected(tree, text, brackets, numbers, target)
+    assert verdict.reason == _expected(tree, text, brackets, numbers, target, stated)
 
 
 # -- (b) properties: mutated correct answers --------------------------------------------------------------------

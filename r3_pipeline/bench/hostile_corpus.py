@@ -86,9 +86,11 @@ def _cd(category: str, name: str, answer: Any, reason: str | None = None, *, num
 
 
 def countdown_cases(sentinel: str = DEFAULT_SENTINEL) -> list[Case]:
-    """Countdown answers: injection, operators off the whitelist, odd literals, size, nesting, Unicode, tags."""
+    """Countdown answers: injection, operators off the whitelist, odd literals, size, nesting, Unicode, tags,
+    equations."""
     return (_cd_baseline() + _cd_injection(sentinel) + _cd_operators() + _cd_literals() + _cd_huge()
-            + _cd_division() + _cd_nesting() + _cd_unicode() + _cd_tags() + _cd_size() + _cd_types())
+            + _cd_division() + _cd_nesting() + _cd_unicode() + _cd_tags() + _cd_equations() + _cd_size()
+            + _cd_types())
 
 
 def _cd_baseline() -> list[Case]:
@@ -129,7 +131,7 @@ def _cd_injection(sentinel: str) -> list[Case]:
         _cd("injection", "builtins_name", "__builtins__", "disallowed:Name"),
         _cd("injection", "list_comprehension", "[x for x in (8, 3, 4)]", "disallowed:ListComp"),
         _cd("injection", "generator_sum", "sum(x for x in (8, 3, 4))", "disallowed:Call"),
-        _cd("injection", "walrus", "((x := 8) - 3) * 4", "syntax"),  # the lone '=' splits it as an equation
+        _cd("injection", "walrus", "((x := 8) - 3) * 4", "disallowed:NamedExpr"),  # ':=' is no equals sign
         _cd("injection", "walrus_two_equals", "(x := 8) - (y := 3)", "disallowed:NamedExpr", numbers=(8, 3)),
         _cd("injection", "fstring", "f'{__import__(\"os\").system(\"touch " + sentinel + "\")}'",
             "disallowed:JoinedStr"),
@@ -284,7 +286,36 @@ def _cd_tags() -> list[Case]:
             "wrong_numbers", wrap=False),
         _cd("tags", "target_on_left", f"20 = {ok}", "wrong_numbers"),
         _cd("tags", "only_right_side", "= 20", "syntax"),
-        _cd("tags", "two_equals", "8 = 3 = 4", "syntax"),
+        _cd("tags", "two_equals", "8 = 3 = 4", "multiple_equals"),
+    ]
+
+
+def _cd_equations() -> list[Case]:
+    """Answers written as equations: the stated value must be the target, or a false statement earns reward."""
+    ok = CORRECT_ANSWER
+    return [
+        _cd("equations", "true_equation", f"{ok} = 20", correct=True),
+        _cd("equations", "worked_value", f"{ok} = 5 * 4", correct=True),
+        _cd("equations", "no_value", f"{ok} =", correct=True),
+        _cd("equations", "negative_target", "3 - 8 = -5", correct=True, numbers=(8, 3), target=-5),
+        _cd("equations", "false_value", "(9 - 4) * 6 = 31", "wrong_stated_value", numbers=(9, 4, 6), target=30),
+        _cd("equations", "false_value_is_target", "(9 - 4) * 6 = 30", "wrong_value", numbers=(9, 4, 6),
+            target=31),
+        _cd("equations", "negated_value", f"{ok} = -20", "wrong_stated_value"),
+        _cd("equations", "value_off_by_fraction", f"{ok} = 41 / 2", "wrong_stated_value"),
+        _cd("equations", "float_value", f"{ok} = 20.0", "bad_stated_value"),
+        _cd("equations", "words_value", f"{ok} = twenty", "bad_stated_value"),
+        _cd("equations", "call_value", f"{ok} = __import__('os').getpid()", "bad_stated_value"),
+        _cd("equations", "pow_value", f"{ok} = 2 ** 99999", "bad_stated_value"),
+        _cd("equations", "huge_value", f"{ok} = {'9' * 150}", "bad_stated_value"),
+        _cd("equations", "deep_value", f"{ok} = {'(' * 40}20{')' * 40}", "bad_stated_value"),
+        _cd("equations", "zero_division_value", f"{ok} = 20 / 0", "bad_stated_value"),
+        _cd("equations", "double_minus_value", f"{ok} = --20", "bad_stated_value"),
+        _cd("equations", "unicode_value", f"{ok} = \uff12\uff10", "bad_stated_value"),
+        _cd("equations", "chained", "8 - 3 = 5 * 4 = 20", "multiple_equals"),
+        _cd("equations", "value_then_equals", f"{ok} = 20 = 20", "multiple_equals"),
+        _cd("equations", "double_equals_then_sign", f"{ok} == 20 = 1", "disallowed:Compare"),
+        _cd("equations", "less_equal", f"{ok} <= 20", "disallowed:Compare"),
     ]
 
 
