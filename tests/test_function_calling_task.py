@@ -263,6 +263,6 @@ def test_verify_jsonl_scores_function_calling_rows(default_splits, tmp_path):
     ]
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text("\n".join(json.dumps(line) for line in lines))
-    assert verify_jsonl(task, src, out) == {"rows": 4, "correct": 2, "bad_rows": 1}
+    assert verify_jsonl(task, src, out).counts() == {"rows": 4, "correct": 2, "bad_rows": 1}
     reasons = [json.loads(line)["reason"] for line in out.read_text().splitlines()]
     assert reasons == ["correct", "unparseable", "correct", "bad_row:missing_field:answers"]

@@ -68,7 +68,8 @@ def assert_line_result(result: dict, task: str) -> None:
     known = {"countdown": COUNTDOWN_REASON, "function_calling": FC_REASON}[task]
     assert BAD_ROW.fullmatch(reason) or known.fullmatch(reason), reason
     assert result["correct"] == (reason == "correct")
-    assert result["task_id"] is None or isinstance(result["task_id"], str)
+    assert isinstance(result["task_id"], str) and result["task_id"]
+    assert result["task_id_source"] in ("task_id", "id", "line")
     json.dumps(result).encode("ascii")  # always writable to the output file
 
 
@@ -387,7 +388,7 @@ def test_verify_jsonl_file_counts_every_line(lines):
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp, "in.jsonl"), Path(tmp, "out.jsonl")
         src.write_bytes(content)
-        counts = verify_jsonl(TASKS["countdown"], src, out)
+        counts = verify_jsonl(TASKS["countdown"], src, out).counts()
         results = [json.loads(line) for line in out.read_text(encoding="ascii").splitlines()]
     assert counts["rows"] == len(results) == sum(1 for line in content.split(b"\n") if line.strip())
     assert counts["correct"] == sum(r["correct"] for r in results)
@@ -404,7 +405,7 @@ def test_verify_jsonl_skips_an_oversized_line_and_goes_on(tmp_path):
     exact = b" " * (MAX_LINE_BYTES - len(good)) + good  # at the bound: still scored
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"\n".join([good, huge, b"\xff\xfe", exact, b"", good, huge]))
-    counts = verify_jsonl(TASKS["countdown"], src, tmp_path / "out.jsonl")
+    counts = verify_jsonl(TASKS["countdown"], src, tmp_path / "out.jsonl").counts()
     results = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [(r["line"], r["reason"]) for r in results] == [
         (1, "correct"), (2, "bad_row:too_long"), (3, "bad_row:not_utf8"), (4, "correct"), (6, "correct"),

@@ -23,8 +23,9 @@ from r3_pipeline.prompts import load_prompts, practice_prompt
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
 from r3_pipeline.tasks.function_calling_data import (
     MAX_FIELD_CHARS,
+    RowRejected,
     load_xlam,
-    row_problem,
+    normalise_row,
     split_rows,
     validate_xlam_rows,
     xlam_to_json_schema,
@@ -149,9 +150,18 @@ class FunctionCallingTask:
 
     def validate_row(self, row: object) -> str | None:
         """Why a row (e.g. from `r3 verify`) is unusable: it needs query, tools and answers (JSON text or lists)."""
+        try:
+            self.read_row(row)
+        except RowRejected as reject:
+            return reject.reason
+        return None
+
+    def read_row(self, row: object) -> Row:
+        """A row from `r3 verify` under the loader's row rules (function_calling_data.normalise_row), tools and
+        answers parsed; an `id` is not required there. Raises RowRejected with the reason."""
         if not isinstance(row, dict):
-            return "not_an_object"
-        return row_problem({**row, "id": row.get("id") or row.get("task_id") or "row"})
+            raise RowRejected("not_an_object")
+        return normalise_row({**row, "id": row.get("id") or row.get("task_id") or "row"})
 
     # -- prompts ------------------------------------------------------------------------------------------------
 
