@@ -92,7 +92,7 @@ def test_corpus_covers_the_hardening_list():
         "injection", "operators", "literals", "huge", "division_by_zero", "nesting", "unicode", "size",
         "equations"}
     assert {c.category for c in by_verifier["function_calling"]} >= {
-        "nesting", "width", "duplicate_keys", "numbers", "encoding", "garbage", "size"}
+        "nesting", "width", "duplicate_keys", "numbers", "encoding", "garbage", "size", "optional_arguments"}
     texts = [c.input for c in CASES if isinstance(c.input, (str, bytes))]
     assert max(map(len, texts)) >= 10_000_000
     assert any(t.count("(") >= 100_000 for t in texts if isinstance(t, str))

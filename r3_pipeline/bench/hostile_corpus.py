@@ -33,6 +33,15 @@ TOOLS = [
     {"name": "get_rate", "description": "Exchange rate.",
      "parameters": {"base": {"type": "str", "description": "From."}, "target": {"type": "str", "description": "To."}}},
 ]
+# get_weather with optional parameters: days by a default only (as in BFCL-derived rows), units by the xLAM
+# ", optional" suffix and a default, lang by the suffix only (no default: it cannot be left out for one).
+OPTIONAL_TOOLS = [
+    {"name": "get_weather", "description": "Weather forecast.",
+     "parameters": {"city": {"type": "str", "description": "City."},
+                    "days": {"type": "int", "description": "Days.", "default": 3},
+                    "units": {"type": "str, optional", "description": "Units.", "default": "metric"},
+                    "lang": {"type": "str, optional", "description": "Language."}}},
+]
 CORRECT_ANSWER = "(8 - 3) * 4"
 
 
@@ -344,8 +353,8 @@ def _cd_types() -> list[Case]:
 # -- function calling -------------------------------------------------------------------------------------------
 
 def _fc(category: str, name: str, response: Any, reason: str | None = None, *, gold=(WEATHER,),
-        correct: bool = False) -> Case:
-    row = {"task_id": f"fc-hostile-{name}", "query": "Weather in Paris for 3 days?", "tools": TOOLS,
+        correct: bool = False, tools: list[dict] = TOOLS) -> Case:
+    row = {"task_id": f"fc-hostile-{name}", "query": "Weather in Paris for 3 days?", "tools": tools,
            "answers": list(gold)}
     return Case(FUNCTION_CALLING, category, name, response, row, correct, "correct" if correct else reason,
                 FUNCTION_CALLING)
@@ -363,7 +372,7 @@ def _weather(arguments_body: str, name: str = "get_weather") -> str:
 def function_calling_cases(sentinel: str = DEFAULT_SENTINEL) -> list[Case]:
     """Function-calling answers: nesting, width, duplicate keys, odd numbers, encodings, garbage, injection."""
     return (_fc_baseline() + _fc_nesting() + _fc_width() + _fc_duplicates() + _fc_numbers() + _fc_encoding()
-            + _fc_garbage() + _fc_injection(sentinel) + _fc_tags() + _fc_size() + _fc_types())
+            + _fc_garbage() + _fc_injection(sentinel) + _fc_tags() + _fc_optional() + _fc_size() + _fc_types())
 
 
 def _fc_baseline() -> list[Case]:
@@ -537,6 +546,30 @@ def _fc_tags() -> list[Case]:
         _fc("tags", "open_tags_then_block", "<tool_call>" * 1700 + _block(good), correct=True),
         _fc("tags", "close_tags_1600", "</tool_call>" * 1600, "unparseable"),
         _fc("tags", "upper_case", f"<TOOL_CALL>{good}</TOOL_CALL>", "unparseable"),
+    ]
+
+
+def _fc_optional() -> list[Case]:
+    """Optional arguments: left out or passed at their declared default is the same call; anything else is not."""
+    def case(name: str, gold_args: dict, pred_args: dict, reason: str | None = None) -> Case:
+        gold = ({"name": "get_weather", "arguments": gold_args},)
+        response = _block(json.dumps([{"name": "get_weather", "arguments": pred_args}]))
+        return _fc("optional_arguments", name, response, reason, gold=gold, correct=reason is None,
+                   tools=OPTIONAL_TOOLS)
+
+    paris = {"city": "Paris"}
+    return [
+        case("left_out_at_default", {**paris, "days": 3, "units": "metric"}, paris),
+        case("passed_at_default", paris, {**paris, "days": 3.0, "units": "metric"}),
+        case("left_out_not_default", {**paris, "days": 5}, paris, "missing_argument:days"),
+        case("default_for_other_value", {**paris, "days": 5}, {**paris, "days": 3}, "wrong_value:days"),
+        case("suffix_only_left_out", {**paris, "lang": "fr"}, paris, "missing_argument:lang"),
+        case("suffix_only_passed", paris, {**paris, "lang": "fr"}, "extra_argument:lang"),
+        case("unknown_argument", {**paris, "days": 3}, {**paris, "verbose": True}, "extra_argument:verbose"),
+        case("default_as_string", {**paris, "days": 3}, {**paris, "days": "3"}, "wrong_value:days"),
+        case("default_as_bool", {**paris, "days": 1}, {**paris, "days": True}, "wrong_value:days"),
+        case("required_left_out", {**paris, "days": 3}, {"days": 3}, "missing_argument:city"),
+        case("dunder_default_name", paris, {**paris, "__proto__": 3}, "extra_argument:__proto__"),
     ]
 
 
