@@ -1,7 +1,7 @@
 """The `r3` command: run the pipeline, verify outputs offline, query trajectories with SQL.
 
     r3 run [--spec NAME]...        materialize every asset of the spec(s) on a persistent Dagster instance
-    r3 verify TASK IN.jsonl OUT.jsonl   score a JSONL of task rows with a `response` field
+    r3 verify TASK IN.jsonl OUT.jsonl [--max-bad SHARE] [--json]   score task rows with a `response` field
     r3 sql "SELECT ..."           query the trajectory store (views: episodes, retry_success, ...)
     r3 catalog PATH               write a DuckDB file of views over the store, for the duckdb CLI
     r3 summary                    print the last run's summary

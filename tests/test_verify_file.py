@@ -191,3 +191,36 @@ def test_missing_input_or_unknown_task_exits_2(tmp_path, capsys):
     assert run_verify(capsys, ["countdown", str(tmp_path / "nope.jsonl"), str(tmp_path / "out.jsonl")])[0] == 2
     src = write_lines(tmp_path / "in.jsonl", [{**ROW, "response": GOOD}])
     assert run_verify(capsys, ["chess", str(src), str(tmp_path / "out.jsonl")])[0] == 2
+
+
+# -- 6. help and README show one example row per accepted format, and each verifies --------------------------
+
+def _example_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith('{"')]
+
+
+def test_help_examples_verify_correct(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["verify", "--help"])
+    shown = _example_lines(capsys.readouterr().out)
+    for task, rows in cli.VERIFY_EXAMPLES.items():
+        lines = [json.dumps(row) for row in rows]
+        assert set(lines) <= set(shown)
+        src = tmp_path / f"{task}.jsonl"
+        src.write_text("\n".join(lines) + "\n")
+        summary = verify_jsonl(make_task(task), src, tmp_path / f"{task}.out.jsonl")
+        assert summary.counts() == {"rows": len(rows), "correct": len(rows), "bad_rows": 0}, \
+            results(tmp_path / f"{task}.out.jsonl")
+    assert {"task_id" in row for row in cli.VERIFY_EXAMPLES["countdown"]} == {True, False}
+    assert {"nums" in row for row in cli.VERIFY_EXAMPLES["countdown"]} == {True, False}
+    assert {isinstance(row["tools"], str) for row in cli.VERIFY_EXAMPLES["function_calling"]} == {True, False}
+
+
+def test_readme_verify_section_shows_the_help_examples():
+    readme = README.read_text()
+    section = readme[readme.index("**Score any model's outputs offline.**"):]
+    section = section[: section.index("\n**", 2)]
+    examples = [json.dumps(row) for rows in cli.VERIFY_EXAMPLES.values() for row in rows]
+    assert _example_lines(section) == examples
+    for words in ("--max-bad", "--json", "task_id_source", "nums", "24.0", "exit status", "default"):
+        assert words in section, words
