@@ -160,7 +160,9 @@ def test_missing_extra_and_wrong_value():
 
 # -- optional arguments: declared defaults ---------------------------------------------------------------------
 
-DEFAULTS = {"get_weather": {"days": 3, "units": "metric"}}
+TOOLS = [{"name": "get_weather", "parameters": {"city": {"type": "str"}, "days": {"type": "int", "default": 3},
+                                                "units": {"type": "str, optional", "default": "metric"}}},
+         {"name": "get_rate", "parameters": {"base": {"type": "str"}, "days": {"type": "int"}}}]
 
 
 @pytest.mark.parametrize("gold_args, pred_args, expected", [
@@ -180,7 +182,7 @@ DEFAULTS = {"get_weather": {"days": 3, "units": "metric"}}
 ])
 def test_declared_defaults(gold_args, pred_args, expected):
     gold = [{"name": "get_weather", "arguments": gold_args}]
-    verdict = verify_calls(gold, answer([{"name": "get_weather", "arguments": pred_args}]), DEFAULTS)
+    verdict = verify_calls(gold, answer([{"name": "get_weather", "arguments": pred_args}]), TOOLS)
     assert verdict == Verdict(expected == "correct", expected)
 
 
@@ -188,7 +190,7 @@ def test_declared_defaults_belong_to_their_tool():
     gold = [{"name": "get_rate", "arguments": {"base": "USD", "days": 3}}]
     pred = [{"name": "get_rate", "arguments": {"base": "USD"}}]
     assert reason(gold, answer(pred)) == "missing_argument:days"
-    assert verify_calls(gold, answer(pred), DEFAULTS) == Verdict(False, "missing_argument:days")
+    assert verify_calls(gold, answer(pred), TOOLS) == Verdict(False, "missing_argument:days")
 
 
 def test_parallel_calls_with_defaults_match_in_any_order():
@@ -198,9 +200,9 @@ def test_parallel_calls_with_defaults_match_in_any_order():
     pred = [{"name": "get_weather", "arguments": {"city": "Rome", "days": 5}},
             {"name": "get_weather", "arguments": {"city": "Paris"}},
             {"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}]
-    assert verify_calls(gold, answer(pred), DEFAULTS) == Verdict(True, "correct")
+    assert verify_calls(gold, answer(pred), TOOLS) == Verdict(True, "correct")
     pred[0] = {"name": "get_weather", "arguments": {"city": "Rome"}}
-    assert verify_calls(gold, answer(pred), DEFAULTS) == Verdict(False, "missing_argument:days")
+    assert verify_calls(gold, answer(pred), TOOLS) == Verdict(False, "missing_argument:days")
 
 
 def test_reason_order_is_deterministic():

@@ -24,7 +24,6 @@ from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
 from r3_pipeline.tasks.function_calling_data import (
     MAX_FIELD_CHARS,
     RowRejected,
-    declared_defaults,
     load_xlam,
     normalise_row,
     split_rows,
@@ -198,10 +197,10 @@ class FunctionCallingTask:
         """The calls must match the gold calls; an argument left out counts as its declared default."""
         try:
             gold = _field(row, "answers")
-            defaults = declared_defaults(_field(row, "tools")) if "tools" in row else {}
+            tools = _field(row, "tools") if "tools" in row else None
         except Exception:  # noqa: BLE001 - verify must be total, even on a malformed row
             return Verdict(False, "bad_row")
-        return verify_calls(gold, response, defaults)
+        return verify_calls(gold, response, tools)
 
     def reference_response(self, row: Row) -> str:
         return format_calls(_field(row, "answers"))

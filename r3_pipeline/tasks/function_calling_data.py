@@ -272,16 +272,9 @@ def _unit_hash(seed: int, row_id: str) -> float:
 # -- optional parameters ----------------------------------------------------------------------------------------
 
 def is_optional(spec: dict) -> bool:
-    """An xLAM parameter is optional when its type says so (", optional") or it declares a `default`."""
+    """An xLAM parameter is optional when its type says so (", optional") or it declares a `default` (the
+    verifier's function_calling_verify.declared_defaults reads the same key)."""
     return "optional" in str(spec.get("type", "")).lower() or "default" in spec
-
-
-def declared_defaults(tools: list[dict]) -> dict[str, dict[str, Any]]:
-    """Tool name -> {parameter: default} for the parameters that declare a default, as the verifier takes
-    them: leaving such an argument out of a call is the same call as passing its default."""
-    return {tool["name"]: {name: spec["default"] for name, spec in tool.get("parameters", {}).items()
-                           if "default" in spec}
-            for tool in tools}
 
 
 # -- native tool schemas ----------------------------------------------------------------------------------------

@@ -22,12 +22,12 @@ are equal when the function names are identical and the argument objects are equ
     ("Paris " == "Paris", "paris" != "Paris"); a string never equals a number ("5" != 5);
   * objects compare key by key, key order irrelevant; lists compare element by element, order significant;
   * null only equals null.
-Argument names are compared exactly, with one allowance for optional parameters: given the tools' declared
-defaults (`defaults`, tool name -> {parameter: default}), an argument passed at its declared default is the
-same call as that argument left out, on either side. So a call may leave out an argument the gold call passes
-at its default, or pass at its default one the gold call leaves out. Leaving out an argument whose gold value
-is not its default, or one with no declared default, is still missing_argument (else leaving arguments out
-would be a way to the reward); an argument that is not a parameter of the tool is still extra_argument.
+Argument names are compared exactly, with one allowance for optional parameters: given the offered tools
+(xLAM schemas), an argument passed at its declared `default` is the same call as that argument left out, on
+either side. So a call may leave out an argument the gold call passes at its default, or pass at its default
+one the gold call leaves out. Leaving out an argument whose gold value is not its default, or one with no
+declared default, is still missing_argument (else leaving arguments out would be a way to the reward); an
+argument that is not a parameter of the tool is still extra_argument.
 
 Reason codes (`Verdict.reason`):
   correct                     the calls match the gold calls as a multiset
@@ -279,55 +279,74 @@ def _dicts_equal(gold: dict, pred: dict) -> bool:
 Defaults = dict[str, dict[str, Any]]  # tool name -> {parameter: declared default}
 
 
-def calls_equal(gold: Call, pred: Call, defaults: Defaults | None = None) -> bool:
-    return gold["name"] == pred["name"] and _dicts_equal(_canonical(gold, defaults), _canonical(pred, defaults))
-
-
 def _canonical(call: Call, defaults: Defaults | None) -> dict:
     """The call's arguments less those passed at their declared default (the same call as leaving them out).
 
-    values_equal is an equivalence, so equality of canonical arguments is one too, which `_match` relies on.
+    values_equal is an equivalence, so equality of canonical arguments is one too, which `_unmatched` relies on.
     """
     declared = defaults.get(call["name"]) if defaults else None
-    if not declared:
+    if not declared or declared.keys().isdisjoint(call["arguments"]):
         return call["arguments"]
     return {name: value for name, value in call["arguments"].items()
             if name not in declared or not values_equal(value, declared[name])}
 
 
-def verify_calls(gold: list[Call], response: str, defaults: Defaults | None = None) -> Verdict:
+def declared_defaults(tools: list[dict], names: set[str] | None = None) -> Defaults:
+    """Tool name -> {parameter: default} for the parameters that declare a default. `names`: only these tools
+    (those the gold calls use: a call to any other tool is wrong whatever its arguments)."""
+    return {tool["name"]: {name: spec["default"] for name, spec in tool.get("parameters", {}).items()
+                           if "default" in spec}
+            for tool in tools if names is None or tool["name"] in names}
+
+
+def verify_calls(gold: list[Call], response: str, tools: list[dict] | None = None) -> Verdict:
     """Check that the calls in `response` equal the `gold` calls as a multiset (see the module docstring);
-    `defaults`: the tools' declared defaults, which a call may pass or leave out alike."""
+    `tools`: the offered tools, whose declared defaults a call may pass or leave out alike."""
     try:
-        parsed = _parse_calls(response)
-        return _match(gold, parsed, defaults)
+        return _match(gold, _parse_calls(response), tools)
     except JsonRejected as reject:
         return Verdict(False, reject.reason)
     except Exception as exc:  # noqa: BLE001 - a verifier must be total; see module docstring
         return Verdict(False, f"internal_error:{type(exc).__name__}")
 
 
-def _match(gold: list[Call], pred: list[Call], defaults: Defaults | None) -> Verdict:
+def _match(gold: list[Call], pred: list[Call], tools: list[dict] | None) -> Verdict:
     if len(gold) != len(pred):
         return Verdict(False, "wrong_count")
-    gold_left = list(gold)
+    # Equal as written implies equal with defaults, so the defaults are worked out only when that fails.
+    gold_left, pred_left = _unmatched(gold, pred, None)
+    if not pred_left:
+        return Verdict(True, "correct")
+    if Counter(c["name"] for c in gold_left) != Counter(c["name"] for c in pred_left):
+        return Verdict(False, "wrong_function")  # matched pairs share a name, so defaults cannot change this
+    # Pairs equal as written are equal with defaults too, and per class of equal calls the counts still
+    # balance without them, so pairing only the leftovers finds a perfect matching whenever one exists.
+    defaults = declared_defaults(tools, {call["name"] for call in gold_left}) if tools else None
+    if defaults:
+        gold_left, pred_left = _unmatched(gold_left, pred_left, defaults)
+        if not pred_left:
+            return Verdict(True, "correct")
+    return Verdict(False, _explain(gold_left, pred_left, defaults))
+
+
+def _unmatched(gold: list[Call], pred: list[Call], defaults: Defaults | None) -> tuple[list[Call], list[Call]]:
+    """The gold and predicted calls left over after pairing equal calls."""
+    gold_left = [(g, _canonical(g, defaults)) for g in gold]
     pred_left: list[Call] = []
     # Call equality is an equivalence relation, so greedy removal finds a perfect matching when one exists.
     for call in pred:
-        index = next((i for i, g in enumerate(gold_left) if calls_equal(g, call, defaults)), None)
+        args = _canonical(call, defaults)
+        index = next((i for i, (g, g_args) in enumerate(gold_left)
+                      if g["name"] == call["name"] and _dicts_equal(g_args, args)), None)
         if index is None:
             pred_left.append(call)
         else:
             del gold_left[index]
-    if not pred_left:
-        return Verdict(True, "correct")
-    return Verdict(False, _explain(gold_left, pred_left, defaults))
+    return [g for g, _ in gold_left], pred_left
 
 
 def _explain(gold_left: list[Call], pred_left: list[Call], defaults: Defaults | None) -> str:
-    """The reason for the first unmatched predicted call (both lists are non-empty and of equal length)."""
-    if Counter(c["name"] for c in gold_left) != Counter(c["name"] for c in pred_left):
-        return "wrong_function"
+    """The argument reason for the first unmatched predicted call (the unmatched calls have the same names)."""
     call = pred_left[0]
     pred_args = _canonical(call, defaults)
     same_name = [g for g in gold_left if g["name"] == call["name"]]
