@@ -30,7 +30,7 @@ from typing import IO, Any, Iterator
 
 from r3_pipeline.tasks.base import Task
 from r3_pipeline.tasks.function_calling_data import RowRejected
-from r3_pipeline.tasks.function_calling_verify import nesting_exceeds
+from r3_pipeline.tasks.function_calling_verify import nesting_exceeds, safe_name
 
 MAX_LINE_BYTES = 1 << 20  # a row holds at most a 20k-char response plus tools and answers: far below this
 MAX_LINE_DEPTH = 64
@@ -209,7 +209,8 @@ class VerifySummary:
         lines.append(f"{'total':<{width}}{self.rows:>8}")
         if self.first_bad_rows:
             lines.append(f"first bad rows ({len(self.first_bad_rows)} of {self.bad_rows}):")
-            lines += [f"  line {r['line']} ({r['task_id']}): {r['reason']}" for r in self.first_bad_rows]
+            # A task_id comes from the file: escaped, so it cannot send control sequences to the terminal.
+            lines += [f"  line {r['line']} ({safe_name(r['task_id'])}): {r['reason']}" for r in self.first_bad_rows]
         status, why = self.exit_status(max_bad)
         lines.append(f"exit status {status}: {why}")
         return "\n".join(lines)

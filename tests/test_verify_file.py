@@ -173,6 +173,14 @@ def test_summary_table_groups_reasons_and_json_goes_to_stdout(tmp_path, capsys):
     assert summary["first_bad_rows"][0] == {"line": 7, "task_id": "line:7", "reason": "bad_row:missing_field:nums"}
 
 
+def test_task_ids_in_the_table_are_escaped(tmp_path, capsys):
+    src = write_lines(tmp_path / "in.jsonl", [{"task_id": "\x1b[2J\u202e" + "x" * 500, "target": 20,
+                                               "response": GOOD}])
+    _, _, err = run_verify(capsys, ["countdown", str(src), str(tmp_path / "out.jsonl")])
+    assert "\x1b" not in err and "\u202e" not in err
+    assert "line 1 (\\x1b[2J\\u202e" in err and max(map(len, err.splitlines())) < 200
+
+
 def test_all_good_exits_0(tmp_path, capsys):
     src = write_lines(tmp_path / "in.jsonl", [{**ROW, "response": GOOD}] * 2)
     status, out, err = run_verify(capsys, ["countdown", str(src), str(tmp_path / "out.jsonl")])
