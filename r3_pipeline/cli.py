@@ -1,7 +1,7 @@
 """The `r3` command: run the pipeline, verify outputs offline, query trajectories with SQL.
 
     r3 run [--spec NAME]...        materialize every asset of the spec(s) on a persistent Dagster instance
-    r3 verify TASK IN.jsonl OUT.jsonl   score a JSONL of task rows with a `response` field
+    r3 verify TASK IN.jsonl OUT.jsonl [--max-bad SHARE] [--json]   score task rows with a `response` field
     r3 sql "SELECT ..."           query the trajectory store (views: episodes, retry_success, ...)
     r3 catalog PATH               write a DuckDB file of views over the store, for the duckdb CLI
     r3 summary                    print the last run's summary
@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -23,6 +24,46 @@ from r3_pipeline.layout import Layout, read_json
 from r3_pipeline.prompts import ASSETS_DIR
 
 REPO_DAGSTER_YAML = ASSETS_DIR.parent / "dagster.yaml"
+DEFAULT_MAX_BAD = 0.05  # as the tasks' max_reject_rate: past it, the file itself is suspect, not only its rows
+_XLAM_TOOLS = [{"name": "get_weather", "parameters": {"city": {"type": "str"},
+                                                      "units": {"type": "str, optional", "default": "metric"}}}]
+_TOOLS = [{"name": "get_weather", "parameters": {"city": {"type": "str"}, "days": {"type": "int", "default": 3}}}]
+_CALL = {"name": "get_weather", "arguments": {"city": "Paris"}}
+# One row per accepted format, each verifying correct (tests/test_verify_file.py checks them and the README).
+VERIFY_EXAMPLES = {
+    "countdown": [
+        {"task_id": "cd-1", "numbers": [8, 3, 4], "target": 20, "response": "<answer>(8 - 3) * 4</answer>"},
+        {"nums": [9, 4, 6], "target": 30.0, "response": "Thinking... <answer>(9 - 4) * 6 = 30</answer>"},
+    ],
+    "function_calling": [
+        {"id": 7, "query": "Weather in Paris?", "tools": json.dumps(_XLAM_TOOLS), "answers": json.dumps([_CALL]),
+         "response": f"<tool_call>{json.dumps([_CALL])}</tool_call>"},
+        {"query": "Weather in Paris for the next 3 days?", "tools": _TOOLS,
+         "answers": [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}],
+         "response": f"<tool_call>{json.dumps(_CALL)}</tool_call>"},
+    ],
+}
+VERIFY_HELP = """Score a JSONL file of task rows, each with the model's `response` (a string), offline.
+
+A `task_id` is optional: a row without one is labelled by its `id`, else by its line number, and each
+output line's `task_id_source` says which ("task_id", "id" or "line").
+
+countdown rows: `numbers` (or TinyZero's `nums`), `target` (an integer; 24.0 is read as 24, 24.5 refused).
+An answer "expression = value" must state the target as its value.
+{countdown}
+
+function_calling rows (xLAM): `query`, `tools` and `answers`, as JSON text or as lists. A parameter is
+optional when its type ends in ", optional" or it has a "default"; leaving out an optional argument whose
+gold value is its default is not an error, passing an argument the gold call does not pass still is.
+{function_calling}
+
+OUT.jsonl gets one {{"task_id", "task_id_source", "correct", "reason", "line"}} per non-blank input line;
+rows that cannot be scored get reason "bad_row:<why>". A table of verdicts by reason and the first bad rows
+go to stderr (--json: the same summary as one JSON object on stdout).
+
+Exit status: 0 when the file was scored; 1 when it has no rows, every row is bad, or the share of bad rows
+is over --max-bad; 2 when the command cannot run (unknown task, missing file).
+"""
 
 
 def _dagster_home(layout: Layout) -> Path:
@@ -58,9 +99,29 @@ def cmd_verify(args) -> int:
     from r3_pipeline.tasks import make_task
     from r3_pipeline.verify_file import verify_jsonl
 
-    counts = verify_jsonl(make_task(args.task), args.input, args.output)
-    print(f"{counts['rows']} rows: {counts['correct']} correct, {counts['bad_rows']} bad rows -> {args.output}")
-    return 0
+    summary = verify_jsonl(make_task(args.task), args.input, args.output)
+    print(f"r3 verify {args.task}: {args.input} -> {args.output}", file=sys.stderr)
+    print(summary.table(args.max_bad), file=sys.stderr)
+    if args.json:
+        print(json.dumps({"task": args.task, "input": args.input, "output": args.output,
+                          **summary.as_dict(args.max_bad)}))
+    return summary.exit_status(args.max_bad)[0]
+
+
+def _verify_help() -> str:
+    examples = {task: "\n".join(f"  {json.dumps(row)}" for row in rows) for task, rows in VERIFY_EXAMPLES.items()}
+    return VERIFY_HELP.format(**examples)
+
+
+def _share(text: str) -> float:
+    """An argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}")
+    return value
 
 
 def cmd_sql(args) -> int:
@@ -134,10 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="materialize the pipeline(s) and print the summary")
     p.add_argument("--spec", action="append", help="spec name (repeatable; default: every spec in assets/specs)")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("verify", help="score a JSONL of task rows with a `response` field")
-    p.add_argument("task", help="task name, e.g. countdown")
-    p.add_argument("input")
-    p.add_argument("output")
+    p = sub.add_parser("verify", help="score a JSONL of task rows with a `response` field",
+                       description=_verify_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("task", help="task name: countdown or function_calling")
+    p.add_argument("input", metavar="IN.jsonl", help="one task row with a `response` per line")
+    p.add_argument("output", metavar="OUT.jsonl", help="written: one verdict per row")
+    p.add_argument("--max-bad", type=_share, default=DEFAULT_MAX_BAD, metavar="SHARE",
+                   help=f"largest share of bad rows that still exits 0 (default {DEFAULT_MAX_BAD})")
+    p.add_argument("--json", action="store_true", help="also print the summary as one JSON object on stdout")
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("sql", help="run a SQL query over the trajectory store")
     p.add_argument("query")

@@ -17,8 +17,10 @@ from r3_pipeline.spec import parse_spec
 from r3_pipeline.store import TrajectoryStore
 from r3_pipeline.tasks import make_task
 from r3_pipeline.tasks.base import Verdict
-from r3_pipeline.tasks.countdown import CountdownConfig, problem_key, task_id_for, validate_row
+from r3_pipeline.tasks.countdown import CountdownConfig, CountdownTask, problem_key, task_id_for, validate_row
+from r3_pipeline.tasks.countdown_math import solve
 from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE
+from r3_pipeline.verify_file import verify_line
 from tests.conftest import MICRO_SPEC
 
 GOOD = [
@@ -30,6 +32,7 @@ GOOD = [
     {"target": 0, "nums": [9, 9]},
     {"target": 15, "nums": [5, 3], "numbers": [5, 3]},  # both keys, same value: fine
     {"target": -6, "nums": [2, 8]},
+    {"target": 12.0, "nums": [3.0, 4]},  # integral floats, as pandas or Parquet store ints: read as ints
 ]
 BAD = [  # (row, expected reject_reason)
     ([1, 2], "not_an_object"),
@@ -41,9 +44,10 @@ BAD = [  # (row, expected reject_reason)
     ({"target": True, "nums": [1, 2]}, "bool_as_int"),
     ({"target": 3, "nums": [True, 2]}, "bool_as_int"),
     ({"target": "5", "nums": [1, 4]}, "bad_type:target"),
-    ({"target": 5.0, "nums": [1, 4]}, "bad_type:target"),
+    ({"target": 5.5, "nums": [1, 4]}, "not_integral:target"),
     ({"target": 5, "nums": "1,4"}, "bad_type:nums"),
-    ({"target": 5, "numbers": [1, 4.0]}, "bad_type:numbers"),
+    ({"target": 5, "numbers": [1, 4.5]}, "not_integral:numbers"),
+    ({"target": 5, "nums": [1, "4"]}, "bad_type:nums"),
     ({"target": 5, "nums": []}, "empty_numbers"),
     ({"target": 5, "nums": [1] * 7}, "too_many_numbers"),
     ({"target": 5, "nums": [-1, 6]}, "negative_number"),
@@ -76,9 +80,38 @@ def assert_good_rows(task, rows, expected):
         problem_key(g.get("nums", g.get("numbers")), g["target"]) for g in expected)
     for row in rows:
         assert set(row) == {"task_id", "numbers", "target", "solution"}
+        assert type(row["target"]) is int and all(type(n) is int for n in row["numbers"])
         assert row["task_id"] == task_id_for(row["numbers"], row["target"])
         assert validate_row(row) is None
         assert task.verify(row, task.reference_response(row)) == Verdict(True, "correct")
+
+
+LOADER_ONLY = {"unsolvable", "duplicate_problem", "too_large"}  # need the solver, other rows, or the raw text
+
+
+@pytest.mark.parametrize("row, reason", [(row, reason) for row, reason in BAD if reason not in LOADER_ONLY])
+def test_r3_verify_applies_the_loader_row_rules(row, reason):
+    """One implementation: `r3 verify` refuses a row for the same reason the loader rejects it."""
+    assert validate_row(row) == reason
+    line = json.dumps({**row, "response": "<answer>1 + 4</answer>"} if isinstance(row, dict) else row).encode()
+    assert verify_line(CountdownTask(), line, 3)["reason"] == f"bad_row:{reason}"
+
+
+@pytest.mark.parametrize("row", GOOD)
+def test_r3_verify_accepts_every_row_the_loader_keeps(row):
+    numbers = row.get("nums", row.get("numbers"))
+    solution = solve([int(n) for n in numbers], int(row["target"]))
+    line = json.dumps({**row, "response": f"<answer>{solution} = {int(row['target'])}</answer>"}).encode()
+    assert verify_line(CountdownTask(), line, 1) == {"task_id": "line:1", "task_id_source": "line",
+                                                     "correct": True, "reason": "correct"}
+
+
+@pytest.mark.parametrize("target, reason", [(24.0, None), (24.5, "not_integral:target"),
+                                            (float("nan"), "not_integral:target"),
+                                            (float("inf"), "not_integral:target"), (1e12, "magnitude"),
+                                            ("24", "bad_type:target"), (None, "missing_field:target")])
+def test_float_targets(target, reason):
+    assert validate_row({"nums": [8, 3], "target": target}) == reason
 
 
 def test_jsonl_mixed_rows_are_checked_row_by_row(tmp_path):

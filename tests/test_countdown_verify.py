@@ -25,7 +25,12 @@ def check(numbers, target, answer):
     [
         ([8, 3, 4], 20, "(8 - 3) * 4"),
         ([8, 3, 4], 20, "4*(8-3)"),
-        ([8, 3, 4], 20, "(8 - 3) * 4 = 20"),  # single '=': the left side is the expression
+        ([8, 3, 4], 20, "(8 - 3) * 4 = 20"),  # an equation: expression = target
+        ([8, 3, 4], 20, "(8 - 3) * 4 =20"),
+        ([8, 3, 4], 20, "(8 - 3) * 4 = 5 * 4"),  # the stated value may be worked out, exactly
+        ([8, 3, 4], 20, "(8 - 3) * 4 ="),  # no stated value: nothing false is said
+        ([8, 3], -5, "3 - 8 = -5"),  # negative targets are stated with a minus
+        ([8, 3], -5, "3 - 8 = - 5"),
         ([8, 3, 4], 20, "  (8 - 3)\n * 4  "),  # newlines and padding are whitespace
         ([3, 3, 8, 8], 24, "8 / (3 - 8 / 3)"),  # fractional intermediates are exact
         ([1, 2, 3], 1, "(1 + 2) / 3"),
@@ -55,7 +60,20 @@ def test_correct_with_surrounding_reasoning():
         ([4, 0], 1, "4 / 0", "division_by_zero"),
         ([8, 3, 4], 20, "(8 - 3) *", "syntax"),
         ([8, 3, 4], 20, "", "syntax"),
-        ([8, 3, 4], 20, "8 = 3 = 4", "syntax"),
+        ([8, 3, 4], 20, "8 = 3 = 4", "multiple_equals"),
+        ([8, 3, 4], 20, "8 - 3 = 5 * 4 = 20", "multiple_equals"),
+        ([9, 4, 6], 30, "(9 - 4) * 6 = 31", "wrong_stated_value"),  # a false equation is not rewarded
+        ([9, 4, 6], 30, "(9 - 4) * 6 = -30", "wrong_stated_value"),
+        ([9, 4, 6], 30, "(9 - 4) * 6 = 29 + 1 + 1", "wrong_stated_value"),
+        ([9, 4, 6], 30, "(9 - 4) * 6 = 30.0", "bad_stated_value"),
+        ([9, 4, 6], 30, "(9 - 4) * 6 = thirty", "bad_stated_value"),
+        ([9, 4, 6], 30, "(9 - 4) * 6 = 3 ** 3", "bad_stated_value"),
+        ([9, 4, 6], 30, "(9 - 4) * 6 = --30", "bad_stated_value"),
+        ([9, 4, 6], 30, "(9 - 4) * 6 = 30 / 0", "bad_stated_value"),
+        ([9, 4, 6], 30, "(9 - 4) * 6 = 0x1e", "bad_stated_value"),
+        ([9, 4, 6], 31, "(9 - 4) * 6 = 31", "wrong_value"),  # the expression is judged first
+        ([8, 3, 4], 20, "(8 - 3) * 4 <= 20", "disallowed:Compare"),  # <= is an operator, not an equals sign
+        ([8], 8, "(x := 8)", "disallowed:NamedExpr"),
         ([8, 3, 4], 20, "8;3", "syntax"),
         ([8, 3, 4], 20, "8\x00", "syntax"),
         ([2, 3], 8, "2 ** 3", "disallowed:Pow"),

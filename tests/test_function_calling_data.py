@@ -222,8 +222,24 @@ def test_xlam_to_json_schema():
     assert weather["parameters"]["required"] == ["city"]
     assert weather["parameters"]["properties"]["units"] == {"type": "string", "description": "Units.",
                                                              "default": "metric"}
-    assert schema[2]["function"]["parameters"]["required"] == ["type"]  # an xLAM example default is not optional
+    assert schema[2]["function"]["parameters"]["required"] == []  # a default marks a parameter optional
     types = xlam_to_json_schema([{"name": "f", "parameters": {
         "a": {"type": "int"}, "b": {"type": "float, optional"}, "c": {"type": "List[int]"}, "d": {"type": "bool"}}}])
     props = types[0]["function"]["parameters"]["properties"]
     assert [props[k]["type"] for k in "abcd"] == ["integer", "number", "array", "boolean"]
+
+
+@pytest.mark.parametrize("spec, optional", [
+    ({"type": "str"}, False),
+    ({"type": "str, optional"}, True),
+    ({"type": "str, optional", "default": "metric"}, True),
+    ({"type": "int", "default": 3}, True),  # BFCL-derived rows mark optional parameters by a default only
+    ({"type": "int", "default": None}, True),
+    ({"type": "List[int], Optional"}, True),
+])
+def test_optional_parameters_in_the_native_schema(spec, optional):
+    [schema] = xlam_to_json_schema([{"name": "f", "parameters": {"a": spec, "b": {"type": "str"}}}])
+    parameters = schema["function"]["parameters"]
+    assert parameters["required"] == (["b"] if optional else ["a", "b"])
+    if "default" in spec:
+        assert parameters["properties"]["a"]["default"] == spec["default"]

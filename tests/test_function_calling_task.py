@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from r3_pipeline.tasks import TASKS, make_task
-from r3_pipeline.tasks.function_calling import FunctionCallingConfig, FunctionCallingTask, render_tools
+from r3_pipeline.tasks.function_calling import FunctionCallingConfig, FunctionCallingTask, format_calls, render_tools
 from r3_pipeline.tasks.function_calling_teacher import hint
 from r3_pipeline.tasks.function_calling_data import validate_xlam_rows
 from r3_pipeline.tasks.function_calling_synth import (
@@ -263,6 +263,54 @@ def test_verify_jsonl_scores_function_calling_rows(default_splits, tmp_path):
     ]
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text("\n".join(json.dumps(line) for line in lines))
-    assert verify_jsonl(task, src, out) == {"rows": 4, "correct": 2, "bad_rows": 1}
+    assert verify_jsonl(task, src, out).counts() == {"rows": 4, "correct": 2, "bad_rows": 1}
     reasons = [json.loads(line)["reason"] for line in out.read_text().splitlines()]
     assert reasons == ["correct", "unparseable", "correct", "bad_row:missing_field:answers"]
+
+
+# -- optional parameters marked by a default only (BFCL-derived rows in the xLAM shape) --------------------------
+
+BFCL_LIKE_ROW = {
+    "task_id": "fc-bfcl-1", "query": "Weather in Paris for the next 3 days, in metric units?",
+    "tools": [{"name": "get_weather", "description": "Forecast.", "parameters": {
+        "city": {"type": "str", "description": "City."},
+        "days": {"type": "int", "description": "Days ahead.", "default": 3},
+        "units": {"type": "str", "description": "metric or imperial.", "default": "metric"}}}],
+    "answers": [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3, "units": "metric"}}],
+}
+
+
+def _calls(arguments: dict) -> str:
+    return format_calls([{"name": "get_weather", "arguments": arguments}])
+
+
+def test_default_marks_a_parameter_optional_in_what_the_model_sees():
+    task = make_task("function_calling")
+    [schema] = task.native_tool_schemas(BFCL_LIKE_ROW)
+    assert schema["function"]["parameters"]["required"] == ["city"]
+    assert render_tools(BFCL_LIKE_ROW["tools"], "signature") == (
+        'get_weather(city: str, days: int = 3, units: str = "metric")')
+
+
+@pytest.mark.parametrize("arguments, reason", [
+    ({"city": "Paris"}, "correct"),
+    ({"city": "Paris", "days": 3}, "correct"),
+    ({"city": "Paris", "days": 3, "units": "metric"}, "correct"),
+    ({"city": "Paris", "units": "imperial"}, "wrong_value:units"),
+    ({"city": "Paris", "days": 3, "verbose": True}, "extra_argument:verbose"),
+    ({"days": 3}, "missing_argument:city"),
+])
+def test_missing_optional_argument_is_not_an_error(arguments, reason):
+    task = make_task("function_calling")
+    verdict = task.verify(BFCL_LIKE_ROW, _calls(arguments))
+    assert (verdict.correct, verdict.reason) == (reason == "correct", reason)
+    as_text = {**BFCL_LIKE_ROW, "tools": json.dumps(BFCL_LIKE_ROW["tools"]),
+               "answers": json.dumps(BFCL_LIKE_ROW["answers"])}
+    assert task.verify(task.read_row(as_text), _calls(arguments)) == verdict
+
+
+def test_gold_value_other_than_the_default_must_be_passed():
+    task = make_task("function_calling")
+    row = {**BFCL_LIKE_ROW, "answers": [{"name": "get_weather", "arguments": {"city": "Paris", "days": 5}}]}
+    assert task.verify(row, _calls({"city": "Paris"})).reason == "missing_argument:days"
+    assert task.verify(row, _calls({"city": "Paris", "days": 5, "units": "metric"})).correct

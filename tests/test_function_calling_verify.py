@@ -158,6 +158,53 @@ def test_missing_extra_and_wrong_value():
     assert reason([WEATHER], answer([{**base, "arguments": {"city": "Rome", "days": 3}}])) == "wrong_value:city"
 
 
+# -- optional arguments: declared defaults ---------------------------------------------------------------------
+
+TOOLS = [{"name": "get_weather", "parameters": {"city": {"type": "str"}, "days": {"type": "int", "default": 3},
+                                                "units": {"type": "str, optional", "default": "metric"}}},
+         {"name": "get_rate", "parameters": {"base": {"type": "str"}, "days": {"type": "int"}}}]
+
+
+@pytest.mark.parametrize("gold_args, pred_args, expected", [
+    ({"city": "Paris", "days": 3}, {"city": "Paris"}, "correct"),  # left out at its default: the same call
+    ({"city": "Paris", "days": 3, "units": "metric"}, {"city": "Paris"}, "correct"),
+    ({"city": "Paris", "days": 3}, {"city": "Paris", "days": 3.0}, "correct"),
+    ({"city": "Paris", "days": 3}, {"city": "Paris", "days": 3, "units": " metric "}, "correct"),
+    ({"city": "Paris"}, {"city": "Paris", "days": 3}, "correct"),  # passed at its default: the same call
+    ({"city": "Paris", "days": 5}, {"city": "Paris"}, "missing_argument:days"),  # the default is not asked for
+    ({"city": "Paris", "days": 5}, {"city": "Paris", "days": 3}, "wrong_value:days"),
+    ({"city": "Paris", "days": 3}, {"city": "Paris", "days": 4}, "wrong_value:days"),
+    ({"city": "Paris"}, {"city": "Paris", "days": 4}, "extra_argument:days"),
+    ({"city": "Paris", "days": 3}, {"city": "Paris", "verbose": True}, "extra_argument:verbose"),  # unknown
+    ({"city": "Paris", "days": 3}, {"days": 3}, "missing_argument:city"),  # required, no default
+    ({"city": "Paris", "days": 3}, {"city": "Paris", "days": "3"}, "wrong_value:days"),
+    ({"city": "Paris", "days": 3}, {"city": "Paris", "days": True}, "wrong_value:days"),
+])
+def test_declared_defaults(gold_args, pred_args, expected):
+    gold = [{"name": "get_weather", "arguments": gold_args}]
+    verdict = verify_calls(gold, answer([{"name": "get_weather", "arguments": pred_args}]), TOOLS)
+    assert verdict == Verdict(expected == "correct", expected)
+
+
+def test_declared_defaults_belong_to_their_tool():
+    gold = [{"name": "get_rate", "arguments": {"base": "USD", "days": 3}}]
+    pred = [{"name": "get_rate", "arguments": {"base": "USD"}}]
+    assert reason(gold, answer(pred)) == "missing_argument:days"
+    assert verify_calls(gold, answer(pred), TOOLS) == Verdict(False, "missing_argument:days")
+
+
+def test_parallel_calls_with_defaults_match_in_any_order():
+    gold = [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}},
+            {"name": "get_weather", "arguments": {"city": "Paris"}},
+            {"name": "get_weather", "arguments": {"city": "Rome", "days": 5}}]
+    pred = [{"name": "get_weather", "arguments": {"city": "Rome", "days": 5}},
+            {"name": "get_weather", "arguments": {"city": "Paris"}},
+            {"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}]
+    assert verify_calls(gold, answer(pred), TOOLS) == Verdict(True, "correct")
+    pred[0] = {"name": "get_weather", "arguments": {"city": "Rome"}}
+    assert verify_calls(gold, answer(pred), TOOLS) == Verdict(False, "missing_argument:days")
+
+
 def test_reason_order_is_deterministic():
     # missing before extra, names in sorted order
     pred = [{"name": "get_weather", "arguments": {"zzz": 1, "days": 4}}]

@@ -43,6 +43,7 @@ ANY_CHAR = st.characters(exclude_categories=())  # all of Unicode, lone surrogat
 
 COUNTDOWN_REASON = re.compile(
     r"correct|no_answer|too_long|syntax|too_deep|too_large|wrong_numbers|division_by_zero|wrong_value"
+    r"|wrong_stated_value|bad_stated_value|multiple_equals"
     r"|disallowed:(?:[A-Za-z]+|Constant:[A-Za-z]+|literal_format|non_ascii|comment)")
 FC_REASON = re.compile(
     r"correct|too_long|too_deep|unparseable|unparseable:duplicate_key|wrong_count|wrong_function|wrong_value"
@@ -67,7 +68,8 @@ def assert_line_result(result: dict, task: str) -> None:
     known = {"countdown": COUNTDOWN_REASON, "function_calling": FC_REASON}[task]
     assert BAD_ROW.fullmatch(reason) or known.fullmatch(reason), reason
     assert result["correct"] == (reason == "correct")
-    assert result["task_id"] is None or isinstance(result["task_id"], str)
+    assert isinstance(result["task_id"], str) and result["task_id"]
+    assert result["task_id_source"] in ("task_id", "id", "line")
     json.dumps(result).encode("ascii")  # always writable to the output file
 
 
@@ -87,9 +89,10 @@ def test_corpus_case_gets_its_verdict(case):
 def test_corpus_covers_the_hardening_list():
     by_verifier = hostile_corpus.corpus()
     assert {c.category for c in by_verifier["countdown"]} >= {
-        "injection", "operators", "literals", "huge", "division_by_zero", "nesting", "unicode", "size"}
+        "injection", "operators", "literals", "huge", "division_by_zero", "nesting", "unicode", "size",
+        "equations"}
     assert {c.category for c in by_verifier["function_calling"]} >= {
-        "nesting", "width", "duplicate_keys", "numbers", "encoding", "garbage", "size"}
+        "nesting", "width", "duplicate_keys", "numbers", "encoding", "garbage", "size", "optional_arguments"}
     texts = [c.input for c in CASES if isinstance(c.input, (str, bytes))]
     assert max(map(len, texts)) >= 10_000_000
     assert any(t.count("(") >= 100_000 for t in texts if isinstance(t, str))
@@ -272,7 +275,7 @@ def _render(tree, rnd, depth: int = 0) -> tuple[str, int]:
     return f"{texts[0]}{space}{op}{space}{texts[1]}", deepest
 
 
-def _expected(tree, answer_text: str, brackets: int, numbers: list[int], target: int) -> str:
+def _expected(tree, answer_text: str, brackets: int, numbers: list[int], target: int, stated: int | None) -> str:
     """The reason the documented rules give, in the verifier's documented order of checks."""
     if len(answer_text) > MAX_ANSWER_CHARS:
         return "too_long"
@@ -284,13 +287,16 @@ def _expected(tree, answer_text: str, brackets: int, numbers: list[int], target:
         value = _oracle(tree)
     except _Rejected as reject:
         return str(reject)
-    return "correct" if value == target else "wrong_value"
+    if value != target:
+        return "wrong_value"
+    return "correct" if stated is None or stated == target else "wrong_stated_value"
 
 
 @settings(PROPERTY, max_examples=400)
 @given(TREES, st.randoms(use_true_random=False), st.sampled_from(["exact", "off_by_one", "extra_number"]),
-       st.booleans())
-def test_arithmetic_grammar_against_fraction_oracle(tree, rnd, variant, as_equation):
+       st.sampled_from([None, 0, 0, 1, -1, 10]))
+def test_arithmetic_grammar_against_fraction_oracle(tree, rnd, variant, stated_offset):
+    """`stated_offset`: None for a bare expression, else the answer is "expression = target + offset"."""
     answer, brackets = _render(tree, rnd)
     numbers = _leaves(tree)
     rnd.shuffle(numbers)
@@ -303,10 +309,11 @@ def test_arithmetic_grammar_against_fraction_oracle(tree, rnd, variant, as_equat
         target += 1
     elif variant == "extra_number":
         numbers.append(7)
-    text = f"{answer} = {target}" if as_equation else answer
+    stated = None if stated_offset is None else target + stated_offset
+    text = answer if stated is None else f"{answer} = {stated}"
     verdict = verify_countdown(numbers, target, f"Thinking... <answer>{text}</answer>")
     assert_countdown_verdict(verdict)
-    assert verdict.reason == _expected(tree, text, brackets, numbers, target)
+    assert verdict.reason == _expected(tree, text, brackets, numbers, target, stated)
 
 
 # -- (b) properties: mutated correct answers --------------------------------------------------------------------
@@ -381,7 +388,7 @@ def test_verify_jsonl_file_counts_every_line(lines):
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp, "in.jsonl"), Path(tmp, "out.jsonl")
         src.write_bytes(content)
-        counts = verify_jsonl(TASKS["countdown"], src, out)
+        counts = verify_jsonl(TASKS["countdown"], src, out).counts()
         results = [json.loads(line) for line in out.read_text(encoding="ascii").splitlines()]
     assert counts["rows"] == len(results) == sum(1 for line in content.split(b"\n") if line.strip())
     assert counts["correct"] == sum(r["correct"] for r in results)
@@ -398,7 +405,7 @@ def test_verify_jsonl_skips_an_oversized_line_and_goes_on(tmp_path):
     exact = b" " * (MAX_LINE_BYTES - len(good)) + good  # at the bound: still scored
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"\n".join([good, huge, b"\xff\xfe", exact, b"", good, huge]))
-    counts = verify_jsonl(TASKS["countdown"], src, tmp_path / "out.jsonl")
+    counts = verify_jsonl(TASKS["countdown"], src, tmp_path / "out.jsonl").counts()
     results = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [(r["line"], r["reason"]) for r in results] == [
         (1, "correct"), (2, "bad_row:too_long"), (3, "bad_row:not_utf8"), (4, "correct"), (6, "correct"),

@@ -33,6 +33,15 @@ TOOLS = [
     {"name": "get_rate", "description": "Exchange rate.",
      "parameters": {"base": {"type": "str", "description": "From."}, "target": {"type": "str", "description": "To."}}},
 ]
+# get_weather with optional parameters: days by a default only (as in BFCL-derived rows), units by the xLAM
+# ", optional" suffix and a default, lang by the suffix only (no default: it cannot be left out for one).
+OPTIONAL_TOOLS = [
+    {"name": "get_weather", "description": "Weather forecast.",
+     "parameters": {"city": {"type": "str", "description": "City."},
+                    "days": {"type": "int", "description": "Days.", "default": 3},
+                    "units": {"type": "str, optional", "description": "Units.", "default": "metric"},
+                    "lang": {"type": "str, optional", "description": "Language."}}},
+]
 CORRECT_ANSWER = "(8 - 3) * 4"
 
 
@@ -86,9 +95,11 @@ def _cd(category: str, name: str, answer: Any, reason: str | None = None, *, num
 
 
 def countdown_cases(sentinel: str = DEFAULT_SENTINEL) -> list[Case]:
-    """Countdown answers: injection, operators off the whitelist, odd literals, size, nesting, Unicode, tags."""
+    """Countdown answers: injection, operators off the whitelist, odd literals, size, nesting, Unicode, tags,
+    equations."""
     return (_cd_baseline() + _cd_injection(sentinel) + _cd_operators() + _cd_literals() + _cd_huge()
-            + _cd_division() + _cd_nesting() + _cd_unicode() + _cd_tags() + _cd_size() + _cd_types())
+            + _cd_division() + _cd_nesting() + _cd_unicode() + _cd_tags() + _cd_equations() + _cd_size()
+            + _cd_types())
 
 
 def _cd_baseline() -> list[Case]:
@@ -129,7 +140,7 @@ def _cd_injection(sentinel: str) -> list[Case]:
         _cd("injection", "builtins_name", "__builtins__", "disallowed:Name"),
         _cd("injection", "list_comprehension", "[x for x in (8, 3, 4)]", "disallowed:ListComp"),
         _cd("injection", "generator_sum", "sum(x for x in (8, 3, 4))", "disallowed:Call"),
-        _cd("injection", "walrus", "((x := 8) - 3) * 4", "syntax"),  # the lone '=' splits it as an equation
+        _cd("injection", "walrus", "((x := 8) - 3) * 4", "disallowed:NamedExpr"),  # ':=' is no equals sign
         _cd("injection", "walrus_two_equals", "(x := 8) - (y := 3)", "disallowed:NamedExpr", numbers=(8, 3)),
         _cd("injection", "fstring", "f'{__import__(\"os\").system(\"touch " + sentinel + "\")}'",
             "disallowed:JoinedStr"),
@@ -284,7 +295,36 @@ def _cd_tags() -> list[Case]:
             "wrong_numbers", wrap=False),
         _cd("tags", "target_on_left", f"20 = {ok}", "wrong_numbers"),
         _cd("tags", "only_right_side", "= 20", "syntax"),
-        _cd("tags", "two_equals", "8 = 3 = 4", "syntax"),
+        _cd("tags", "two_equals", "8 = 3 = 4", "multiple_equals"),
+    ]
+
+
+def _cd_equations() -> list[Case]:
+    """Answers written as equations: the stated value must be the target, or a false statement earns reward."""
+    ok = CORRECT_ANSWER
+    return [
+        _cd("equations", "true_equation", f"{ok} = 20", correct=True),
+        _cd("equations", "worked_value", f"{ok} = 5 * 4", correct=True),
+        _cd("equations", "no_value", f"{ok} =", correct=True),
+        _cd("equations", "negative_target", "3 - 8 = -5", correct=True, numbers=(8, 3), target=-5),
+        _cd("equations", "false_value", "(9 - 4) * 6 = 31", "wrong_stated_value", numbers=(9, 4, 6), target=30),
+        _cd("equations", "false_value_is_target", "(9 - 4) * 6 = 30", "wrong_value", numbers=(9, 4, 6),
+            target=31),
+        _cd("equations", "negated_value", f"{ok} = -20", "wrong_stated_value"),
+        _cd("equations", "value_off_by_fraction", f"{ok} = 41 / 2", "wrong_stated_value"),
+        _cd("equations", "float_value", f"{ok} = 20.0", "bad_stated_value"),
+        _cd("equations", "words_value", f"{ok} = twenty", "bad_stated_value"),
+        _cd("equations", "call_value", f"{ok} = __import__('os').getpid()", "bad_stated_value"),
+        _cd("equations", "pow_value", f"{ok} = 2 ** 99999", "bad_stated_value"),
+        _cd("equations", "huge_value", f"{ok} = {'9' * 150}", "bad_stated_value"),
+        _cd("equations", "deep_value", f"{ok} = {'(' * 40}20{')' * 40}", "bad_stated_value"),
+        _cd("equations", "zero_division_value", f"{ok} = 20 / 0", "bad_stated_value"),
+        _cd("equations", "double_minus_value", f"{ok} = --20", "bad_stated_value"),
+        _cd("equations", "unicode_value", f"{ok} = \uff12\uff10", "bad_stated_value"),
+        _cd("equations", "chained", "8 - 3 = 5 * 4 = 20", "multiple_equals"),
+        _cd("equations", "value_then_equals", f"{ok} = 20 = 20", "multiple_equals"),
+        _cd("equations", "double_equals_then_sign", f"{ok} == 20 = 1", "disallowed:Compare"),
+        _cd("equations", "less_equal", f"{ok} <= 20", "disallowed:Compare"),
     ]
 
 
@@ -313,8 +353,8 @@ def _cd_types() -> list[Case]:
 # -- function calling -------------------------------------------------------------------------------------------
 
 def _fc(category: str, name: str, response: Any, reason: str | None = None, *, gold=(WEATHER,),
-        correct: bool = False) -> Case:
-    row = {"task_id": f"fc-hostile-{name}", "query": "Weather in Paris for 3 days?", "tools": TOOLS,
+        correct: bool = False, tools: list[dict] = TOOLS) -> Case:
+    row = {"task_id": f"fc-hostile-{name}", "query": "Weather in Paris for 3 days?", "tools": tools,
            "answers": list(gold)}
     return Case(FUNCTION_CALLING, category, name, response, row, correct, "correct" if correct else reason,
                 FUNCTION_CALLING)
@@ -332,7 +372,7 @@ def _weather(arguments_body: str, name: str = "get_weather") -> str:
 def function_calling_cases(sentinel: str = DEFAULT_SENTINEL) -> list[Case]:
     """Function-calling answers: nesting, width, duplicate keys, odd numbers, encodings, garbage, injection."""
     return (_fc_baseline() + _fc_nesting() + _fc_width() + _fc_duplicates() + _fc_numbers() + _fc_encoding()
-            + _fc_garbage() + _fc_injection(sentinel) + _fc_tags() + _fc_size() + _fc_types())
+            + _fc_garbage() + _fc_injection(sentinel) + _fc_tags() + _fc_optional() + _fc_size() + _fc_types())
 
 
 def _fc_baseline() -> list[Case]:
@@ -509,6 +549,30 @@ def _fc_tags() -> list[Case]:
     ]
 
 
+def _fc_optional() -> list[Case]:
+    """Optional arguments: left out or passed at their declared default is the same call; anything else is not."""
+    def case(name: str, gold_args: dict, pred_args: dict, reason: str | None = None) -> Case:
+        gold = ({"name": "get_weather", "arguments": gold_args},)
+        response = _block(json.dumps([{"name": "get_weather", "arguments": pred_args}]))
+        return _fc("optional_arguments", name, response, reason, gold=gold, correct=reason is None,
+                   tools=OPTIONAL_TOOLS)
+
+    paris = {"city": "Paris"}
+    return [
+        case("left_out_at_default", {**paris, "days": 3, "units": "metric"}, paris),
+        case("passed_at_default", paris, {**paris, "days": 3.0, "units": "metric"}),
+        case("left_out_not_default", {**paris, "days": 5}, paris, "missing_argument:days"),
+        case("default_for_other_value", {**paris, "days": 5}, {**paris, "days": 3}, "wrong_value:days"),
+        case("suffix_only_left_out", {**paris, "lang": "fr"}, paris, "missing_argument:lang"),
+        case("suffix_only_passed", paris, {**paris, "lang": "fr"}, "extra_argument:lang"),
+        case("unknown_argument", {**paris, "days": 3}, {**paris, "verbose": True}, "extra_argument:verbose"),
+        case("default_as_string", {**paris, "days": 3}, {**paris, "days": "3"}, "wrong_value:days"),
+        case("default_as_bool", {**paris, "days": 1}, {**paris, "days": True}, "wrong_value:days"),
+        case("required_left_out", {**paris, "days": 3}, {"days": 3}, "missing_argument:city"),
+        case("dunder_default_name", paris, {**paris, "__proto__": 3}, "extra_argument:__proto__"),
+    ]
+
+
 def _fc_size() -> list[Case]:
     good = _block(json.dumps([WEATHER]))
     return [
@@ -570,8 +634,16 @@ def jsonl_cases() -> list[Case]:
         _line("json", "trailing_garbage", good.rstrip(b"\n") + b" xyz\n", "bad_row:not_json"),
         _line("json", "two_objects", good.rstrip(b"\n") + good, "bad_row:not_json"),
         _line("json", "truncated", good[:-10], "bad_row:not_json"),
-        _line("json", "nan_target", good.replace(b'"target": 20', b'"target": NaN'), "bad_row:bad_field:target"),
-        _line("json", "infinity_number", good.replace(b"[8, 3, 4]", b"[8, 3, Infinity]"), "bad_row:bad_field:numbers"),
+        _line("json", "nan_target", good.replace(b'"target": 20', b'"target": NaN'), "bad_row:not_integral:target"),
+        _line("json", "infinity_number", good.replace(b"[8, 3, 4]", b"[8, 3, Infinity]"),
+              "bad_row:not_integral:numbers"),
+        _line("json", "float_target", good.replace(b'"target": 20', b'"target": 20.0'), correct=True),
+        _line("json", "exponent_target", good.replace(b'"target": 20', b'"target": 2e1'), correct=True),
+        _line("json", "fractional_target", good.replace(b'"target": 20', b'"target": 20.000001'),
+              "bad_row:not_integral:target"),
+        _line("json", "huge_float_target", good.replace(b'"target": 20', b'"target": 1e300'), "bad_row:magnitude"),
+        _line("json", "overflow_float_target", good.replace(b'"target": 20', b'"target": 1e999'),
+              "bad_row:not_integral:target"),
         _line("json", "int_5000_digits", good.replace(b'"target": 20', b'"target": 1' + b"0" * 5000),
               "bad_row:not_json"),
         _line("json", "duplicate_response", good.rstrip(b"\n")[:-1] + b', "response": "<answer>8</answer>"}\n',
@@ -594,10 +666,17 @@ def jsonl_cases() -> list[Case]:
               "bad_row:missing_response"),
         _line("shape", "response_int", _dumps(_cd_row(20)), "bad_row:response_not_a_string"),
         _line("shape", "response_null", _dumps(_cd_row(None)), "bad_row:response_not_a_string"),
-        _line("shape", "numbers_string", _dumps({**_cd_row(), "numbers": "8,3,4"}), "bad_row:bad_field:numbers"),
-        _line("shape", "target_huge", _dumps({**_cd_row(), "target": 10**13}), "bad_row:bad_field:target"),
-        _line("shape", "numbers_nested", _dumps({**_cd_row(), "numbers": [[8], 3, 4]}), "bad_row:bad_field:numbers"),
-        _line("shape", "task_id_number", _dumps({**_cd_row(), "task_id": 5}), "bad_row:bad_field:task_id"),
+        _line("shape", "numbers_string", _dumps({**_cd_row(), "numbers": "8,3,4"}), "bad_row:bad_type:numbers"),
+        _line("shape", "target_huge", _dumps({**_cd_row(), "target": 10**13}), "bad_row:magnitude"),
+        _line("shape", "numbers_nested", _dumps({**_cd_row(), "numbers": [[8], 3, 4]}), "bad_row:bad_type:numbers"),
+        _line("shape", "task_id_number", _dumps({**_cd_row(), "task_id": 5}), correct=True),
+        _line("shape", "task_id_object", _dumps({**_cd_row(), "task_id": {"a": 1}}), "bad_row:bad_type:task_id"),
+        _line("shape", "task_id_bool", _dumps({**_cd_row(), "task_id": True}), "bad_row:bad_type:task_id"),
+        _line("shape", "no_task_id", _dumps({k: v for k, v in _cd_row().items() if k != "task_id"}), correct=True),
+        _line("shape", "tinyzero_nums", _dumps({**_cd_row(), "nums": [8, 3, 4]}), correct=True),
+        _line("shape", "nums_conflict", _dumps({**_cd_row(), "nums": [8, 3, 5]}),
+              "bad_row:conflicting_fields:nums,numbers"),
+        _line("shape", "false_equation", _dumps(_cd_row("<answer>(8 - 3) * 4 = 21</answer>")), "wrong_stated_value"),
         _line("shape", "fc_tools_deep", _dumps({**fc_row, "tools": "[" * 30 + "]" * 30}), "bad_row:bad_json:tools",
               task=FUNCTION_CALLING),
         _line("shape", "fc_answers_huge", _dumps({**fc_row, "answers": "[" * DEEP}), "bad_row:too_large",

@@ -39,8 +39,9 @@ class Splits:
 
 class Task(Protocol):
     """Required methods below. Optional: `chat_tools(row)` and `native_prompt_messages(row)` for tasks whose
-    tools a tool-aware chat template should render (see `r3_pipeline.rollout.episodes.first_turn`), and
-    `validate_row(row)` for `r3 verify`."""
+    tools a tool-aware chat template should render (see `r3_pipeline.rollout.episodes.first_turn`), and for
+    `r3 verify`: `read_row(row)`, the row as `verify` takes it under the task's loader rules (raising
+    function_calling_data.RowRejected with the reason), and `validate_row(row)`, that reason or None."""
 
     name: str
     config: Any

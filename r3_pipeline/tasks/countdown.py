@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 
 from r3_pipeline.prompts import load_prompts, practice_prompt
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
-from r3_pipeline.tasks.countdown_data import GENERATED, SourceRow, check_problem, goes_to_test, read_source
+from r3_pipeline.tasks.countdown_data import (
+    GENERATED,
+    SourceRow,
+    check_problem,
+    goes_to_test,
+    problem_of,
+    read_source,
+)
 from r3_pipeline.tasks.countdown_math import solve
 from r3_pipeline.tasks.countdown_teacher import BEHAVIOURS, HINTS, reflection_behaviour, teacher_reflection
 from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE, verify_countdown
@@ -144,24 +151,23 @@ def make_row(numbers: list[int], target: int) -> Row | None:
     return {"task_id": task_id, "numbers": shown, "target": target, "solution": solution}
 
 
+def read_row(row: object) -> Row:
+    """`row` as the verifier takes it (`nums` read as `numbers`, integral floats as ints), under the same row
+    rules as a loaded `source` (countdown_data.problem_of); raises RowRejected with the reason otherwise.
+    A `task_id` is not required: `r3 verify` labels rows itself."""
+    numbers, target = problem_of(row, MAX_COUNT)
+    solution = row.get("solution")  # type: ignore[union-attr] - problem_of refuses anything but a dict
+    if solution is not None and not isinstance(solution, str):
+        raise RowRejected("bad_type:solution")
+    return {**row, "numbers": numbers, "target": target}
+
+
 def validate_row(row: object) -> str | None:
-    """Why `row` is not a usable Countdown row (missing or ill-typed field), or None when it is fine."""
-    if not isinstance(row, dict):
-        return "not_an_object"
-    for name in ("task_id", "numbers", "target"):
-        if name not in row:
-            return f"missing_field:{name}"
-    if not isinstance(row["task_id"], str) or not row["task_id"]:
-        return "bad_field:task_id"
-    numbers = row["numbers"]
-    if not isinstance(numbers, list) or not 1 <= len(numbers) <= MAX_COUNT:
-        return "bad_field:numbers"
-    if not all(_is_int(n) and 0 <= n < MAX_MAGNITUDE for n in numbers):
-        return "bad_field:numbers"
-    if not _is_int(row["target"]) or abs(row["target"]) >= MAX_MAGNITUDE:
-        return "bad_field:target"
-    if row.get("solution") is not None and not isinstance(row["solution"], str):
-        return "bad_field:solution"
+    """Why `row` is not a usable Countdown row (see `read_row`), or None when it is fine."""
+    try:
+        read_row(row)
+    except RowRejected as reject:
+        return reject.reason
     return None
 
 
@@ -228,6 +234,9 @@ class CountdownTask:
 
     def validate_row(self, row: object) -> str | None:
         return validate_row(row)
+
+    def read_row(self, row: object) -> Row:
+        return read_row(row)
 
 
 def _load_splits(cfg: CountdownConfig) -> Splits:

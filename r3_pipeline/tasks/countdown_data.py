@@ -5,7 +5,10 @@ source row by row, keeps each row's original text, and turns every row into eith
 or a reject reason. The task (countdown.py) then dedupes, solves, splits and caps the problems.
 
 Accepted row shape: TinyZero's Jiayi-Pan/Countdown-Tasks-3to4, `{"target": int, "nums": [int, ...]}`, or the
-same with `numbers` for `nums` (this pipeline's own rows); other fields are ignored. Sources: a .jsonl file
+same with `numbers` for `nums` (this pipeline's own rows); other fields are ignored. An integral float (24.0,
+as pandas or Parquet often store integers) is read as that integer. These row rules (`problem_of`) are also
+the ones `r3 verify` applies to a Countdown row (countdown.read_row), so a file that loads also verifies and
+the reasons match. Sources: a .jsonl file
 (read line by line here), a .json file holding a list of rows or a .parquet file (read whole), or a local
 dataset folder / hub id loaded with `datasets`.
 
@@ -17,7 +20,8 @@ Reject reasons:
   missing_field:<name>         target, or nums when neither nums nor numbers is given (null counts as missing)
   conflicting_fields:nums,numbers  both given, with different values
   bool_as_int                  true/false where an int belongs (Python would treat it as 1/0)
-  bad_type:<name>              target not an int, or the numbers not a list of ints
+  bad_type:<name>              target not a number, or the numbers not a list of numbers
+  not_integral:<name>          a float that is not a whole number (24.5, NaN, Infinity) as target or a number
   empty_numbers                an empty list of numbers
   too_many_numbers             more numbers than the task's MAX_COUNT: past that the exact solver is too costly
                                to prove a row solvable, so such rows are refused rather than kept unchecked
@@ -31,6 +35,7 @@ exact solver proves there is no solution). A rejected row is the row's position 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,11 +129,16 @@ def check_problem(row: SourceRow, max_count: int) -> tuple[list[int], int]:
     """The row's (numbers, target); raises RowRejected with the reason when it is not a usable problem."""
     if row.error:
         raise RowRejected(row.error)
-    if not isinstance(row.value, dict):
+    return problem_of(row.value, max_count)
+
+
+def problem_of(value: Any, max_count: int) -> tuple[list[int], int]:
+    """(numbers, target) of one parsed row under the module's row rules; raises RowRejected with the reason."""
+    if not isinstance(value, dict):
         raise RowRejected("not_an_object")
-    name = _numbers_field(row.value)
-    target = _check_target(row.value.get("target"))
-    return _check_numbers(row.value[name], name, max_count), target
+    name = _numbers_field(value)
+    target = _check_target(value.get("target"))
+    return _check_numbers(value[name], name, max_count), target
 
 
 def _numbers_field(value: dict) -> str:
@@ -145,8 +155,7 @@ def _check_target(target: Any) -> int:
         raise RowRejected("missing_field:target")
     if isinstance(target, bool):
         raise RowRejected("bool_as_int")
-    if type(target) is not int:
-        raise RowRejected("bad_type:target")
+    target = _integer(target, "target")
     if abs(target) >= MAX_MAGNITUDE:
         raise RowRejected("magnitude")
     return target
@@ -161,13 +170,23 @@ def _check_numbers(numbers: Any, name: str, max_count: int) -> list[int]:
         raise RowRejected("too_many_numbers")
     if any(isinstance(n, bool) for n in numbers):
         raise RowRejected("bool_as_int")
-    if any(type(n) is not int for n in numbers):
-        raise RowRejected(f"bad_type:{name}")
+    numbers = [_integer(n, name) for n in numbers]
     if any(n < 0 for n in numbers):
         raise RowRejected("negative_number")
     if any(n >= MAX_MAGNITUDE for n in numbers):
         raise RowRejected("magnitude")
-    return list(numbers)
+    return numbers
+
+
+def _integer(value: Any, name: str) -> int:
+    """An int, or a float holding a whole number (24.0) as that int; bools are refused before this is called."""
+    if type(value) is int:
+        return value
+    if type(value) is not float:
+        raise RowRejected(f"bad_type:{name}")
+    if not math.isfinite(value) or not value.is_integer():
+        raise RowRejected(f"not_integral:{name}")
+    return int(value)
 
 
 # -- splitting --------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ _WHY = {
     "wrong_value": "does not equal {target}",
     "wrong_numbers": "does not use each of {numbers} exactly once",
     "division_by_zero": "divides by zero",
+    "wrong_stated_value": "does not equal the value it states, and that value must be {target}",
 }
 
 

@@ -4,6 +4,12 @@ The reward signal of R3 comes from this function, so it must be exact (rational 
 (never raises, whatever the string) and unexploitable (no eval, only a whitelist of AST nodes, every size bounded
 before work is done on it).
 
+An answer may be a bare expression or an equation "expression = value". The value is read, not ignored: a
+response that states a false equation must not earn the reward, or RL would find that out. The value may be
+left out ("(8 - 3) * 4 ="); when given it must be plain arithmetic under the same whitelist (a leading minus
+allowed, as targets can be negative) equal to the target. An equals sign is a lone '=', not part of `==`,
+`<=`, `>=`, `!=` or `:=` (those are operators, refused by the whitelist like any other).
+
 Reason codes (`Verdict.reason`):
   correct                      the expression uses exactly the given numbers and equals the target
   no_answer                    no <answer>...</answer> pair, or the response is not a string
@@ -20,6 +26,11 @@ Reason codes (`Verdict.reason`):
   wrong_numbers                the literals are not exactly the given multiset of numbers
   division_by_zero             a division by a (sub)expression equal to zero
   wrong_value                  a valid expression that does not equal the target
+  wrong_stated_value           an equation "expression = value" whose stated value is not the target, e.g.
+                               "(9 - 4) * 6 = 31" for target 30: a false statement is never rewarded
+  bad_stated_value             the value after '=' is not plain arithmetic under the same whitelist
+                               ("= 30.0", "= x", "= 3 ** 3")
+  multiple_equals              more than one '=' sign ("8 - 3 = 5 * 4 = 20"): which side is the answer?
   internal_error:<Exception>   a bug guard; not expected to ever occur
 """
 
@@ -41,6 +52,7 @@ OPEN_TAG = "<answer>"
 CLOSE_TAG = "</answer>"
 
 _DECIMAL = re.compile(r"[0-9]+")
+_EQUALS_SIGN = re.compile(r"(?<![=<>!:])=(?!=)")
 _OPS = {
     ast.Add: lambda a, b: a + b,
     ast.Sub: lambda a, b: a - b,
@@ -88,7 +100,7 @@ def expression_value(expression: str) -> int | Fraction | None:
     """Exact value of an arithmetic expression under the verifier's whitelist and bounds, or None when it has
     none (not an expression, division by zero, too large). Safe on model text, like the verifier."""
     try:
-        text = _expression_text(expression)
+        text = _one_line(_split_equation(expression)[0])
         tree = _parse(text)
         _check(tree.body, 1, [], text)
         return _evaluate(tree.body)
@@ -108,7 +120,8 @@ def _verify(numbers: list[int], target: int, response: str) -> Verdict:
         raise _Reject("no_answer")
     if len(answer) > MAX_ANSWER_CHARS:
         raise _Reject("too_long")
-    text = _expression_text(answer)
+    expression, stated = _split_equation(answer)
+    text = _one_line(expression)
     tree = _parse(text)
     literals: list[int] = []
     _check(tree.body, 1, literals, text)
@@ -117,19 +130,41 @@ def _verify(numbers: list[int], target: int, response: str) -> Verdict:
     value = _evaluate(tree.body)
     if value != target:
         raise _Reject("wrong_value")
+    if stated is not None and _stated_value(stated) != target:
+        raise _Reject("wrong_stated_value")
     return Verdict(True, "correct")
 
 
-def _expression_text(answer: str) -> str:
-    """The expression part of an answer, on one line.
+def _split_equation(answer: str) -> tuple[str, str | None]:
+    """(expression, stated value) of "expression = value"; the value is None when there is no equals sign or
+    nothing after it. More than one equals sign is refused."""
+    if "=" not in answer:  # the common case, kept cheap
+        return answer, None
+    signs = [match.start() for match in _EQUALS_SIGN.finditer(answer)]
+    if not signs:
+        return answer, None
+    if len(signs) > 1:
+        raise _Reject("multiple_equals")
+    stated = answer[signs[0] + 1 :]
+    return answer[: signs[0]], stated if stated.strip() else None
 
-    Models often write the whole equation ("(8 - 3) * 4 = 20"); with exactly one '=' the left side is the
-    expression (the right side is ignored: the target comes from the row, not from the model). Whitespace
-    runs, newlines included, become single spaces because Python's eval-mode grammar rejects bare newlines.
-    """
-    if answer.count("=") == 1:
-        answer = answer.split("=", 1)[0]
-    return " ".join(answer.split())
+
+def _stated_value(stated: str) -> int | Fraction:
+    """Exact value of the text after '=', through the same whitelist and bounds as the expression."""
+    text = _one_line(stated)
+    sign = -1 if text.startswith("-") else 1
+    text = text[1:].lstrip() if sign < 0 else text
+    try:
+        tree = _parse(text)
+        _check(tree.body, 1, [], text)
+        return sign * _evaluate(tree.body)
+    except _Reject:
+        raise _Reject("bad_stated_value") from None
+
+
+def _one_line(text: str) -> str:
+    """Whitespace runs, newlines included, as single spaces: Python's eval-mode grammar rejects bare newlines."""
+    return " ".join(text.split())
 
 
 def _parse(text: str) -> ast.Expression:

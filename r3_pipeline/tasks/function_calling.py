@@ -23,8 +23,9 @@ from r3_pipeline.prompts import load_prompts, practice_prompt
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
 from r3_pipeline.tasks.function_calling_data import (
     MAX_FIELD_CHARS,
+    RowRejected,
     load_xlam,
-    row_problem,
+    normalise_row,
     split_rows,
     validate_xlam_rows,
     xlam_to_json_schema,
@@ -149,9 +150,18 @@ class FunctionCallingTask:
 
     def validate_row(self, row: object) -> str | None:
         """Why a row (e.g. from `r3 verify`) is unusable: it needs query, tools and answers (JSON text or lists)."""
+        try:
+            self.read_row(row)
+        except RowRejected as reject:
+            return reject.reason
+        return None
+
+    def read_row(self, row: object) -> Row:
+        """A row from `r3 verify` under the loader's row rules (function_calling_data.normalise_row), tools and
+        answers parsed; an `id` is not required there. Raises RowRejected with the reason."""
         if not isinstance(row, dict):
-            return "not_an_object"
-        return row_problem({**row, "id": row.get("id") or row.get("task_id") or "row"})
+            raise RowRejected("not_an_object")
+        return normalise_row({**row, "id": row.get("id") or row.get("task_id") or "row"})
 
     # -- prompts ------------------------------------------------------------------------------------------------
 
@@ -184,11 +194,13 @@ class FunctionCallingTask:
     # -- answers ------------------------------------------------------------------------------------------------
 
     def verify(self, row: Row, response: str) -> Verdict:
+        """The calls must match the gold calls; an argument left out counts as its declared default."""
         try:
             gold = _field(row, "answers")
+            tools = _field(row, "tools") if "tools" in row else None
         except Exception:  # noqa: BLE001 - verify must be total, even on a malformed row
             return Verdict(False, "bad_row")
-        return verify_calls(gold, response)
+        return verify_calls(gold, response, tools)
 
     def reference_response(self, row: Row) -> str:
         return format_calls(_field(row, "answers"))
@@ -255,11 +267,12 @@ def render_tools(tools: list[dict], style: str = "json") -> str:
 
 
 def _signature(tool: dict) -> str:
+    """`get_weather(city: str, days: int = 3)`: an optional parameter with a default shows it, as in Python."""
     params = []
     for name, spec in tool.get("parameters", {}).items():
         type_text = str(spec.get("type", "")).split(", optional")[0]
         text = f"{name}: {type_text}" if type_text else name
-        if "optional" in str(spec.get("type", "")) and "default" in spec:
+        if "default" in spec:
             text += f" = {json.dumps(spec['default'], ensure_ascii=False)}"
         params.append(text)
     return f"{tool['name']}({', '.join(params)})"
@@ -290,16 +303,17 @@ def _corrupt(gold: list[dict], tools: list[dict], rng: random.Random) -> list[di
         key = rng.choice(sorted(call["arguments"]))
         call["arguments"][key] = _changed(call["arguments"][key], rng)
     else:
-        _add_argument(call, offered.get(call["name"], {}))
+        _add_argument(call, offered.get(call["name"], {}), rng)
     return calls
 
 
-def _add_argument(call: dict, tool: dict) -> None:
-    """Pass a parameter the gold call leaves out (an optional one, at its default: a common real mistake)."""
+def _add_argument(call: dict, tool: dict, rng: random.Random) -> None:
+    """Pass a parameter the gold call leaves out, at a value other than its default (passing the default is
+    the same call as leaving it out, so it would not be a mistake)."""
     unused = [(k, spec) for k, spec in tool.get("parameters", {}).items() if k not in call["arguments"]]
     if unused:
         name, spec = unused[0]
-        call["arguments"][name] = spec.get("default", 1)
+        call["arguments"][name] = _changed(spec["default"], rng) if "default" in spec else 1
     else:
         call["arguments"][_EXTRA_ARGUMENT[0]] = _EXTRA_ARGUMENT[1]
 

@@ -11,7 +11,8 @@ Raw row format (as on the hub):
   query    the user request
   tools    JSON list of {"name", "description", "parameters"}, parameters a flat map
            name -> {"type": "str" | "int" | "float" | "bool" | "List[int]" | "str, optional" ..., "description",
-           "default"?}
+           "default"?}; a parameter is optional when its type ends in ", optional" (xLAM) or it has a
+           `default` (as in BFCL-derived data), in the schema shown to the model and in the verifier alike
   answers  JSON list of {"name", "arguments"}
 Normalised good row: {"task_id": "fc-<id>", "id": str, "query", "tools": list, "answers": list}.
 
@@ -268,6 +269,14 @@ def _unit_hash(seed: int, row_id: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+# -- optional parameters ----------------------------------------------------------------------------------------
+
+def is_optional(spec: dict) -> bool:
+    """An xLAM parameter is optional when its type says so (", optional") or it declares a `default` (the
+    verifier's function_calling_verify.declared_defaults reads the same key)."""
+    return "optional" in str(spec.get("type", "")).lower() or "default" in spec
+
+
 # -- native tool schemas ----------------------------------------------------------------------------------------
 
 def xlam_to_json_schema(tools: list[dict]) -> list[dict]:
@@ -279,13 +288,11 @@ def _tool_schema(tool: dict) -> dict:
     properties: dict[str, dict] = {}
     required: list[str] = []
     for name, spec in tool.get("parameters", {}).items():
-        type_text = str(spec.get("type", "str"))
-        optional = "optional" in type_text.lower()  # xLAM often gives required parameters an example default
-        prop = {"type": _schema_type(type_text), "description": str(spec.get("description", ""))}
+        prop = {"type": _schema_type(str(spec.get("type", "str"))), "description": str(spec.get("description", ""))}
         if "default" in spec:
             prop["default"] = spec["default"]
         properties[name] = prop
-        if not optional:
+        if not is_optional(spec):
             required.append(name)
     parameters = {"type": "object", "properties": properties, "required": required}
     return {"type": "function",
