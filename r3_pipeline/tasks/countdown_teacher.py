@@ -3,12 +3,13 @@
 A real instruction-tuned model can already write a reflection; the tiny embedded model cannot, so the warm
 start shows it what a useful one looks like: what was wrong, and a working equation to try (or, with
 `reflection_hint: first_step`, only its first operation). R3 then rewards the reflections the model writes itself.
+The same failure can be reflected on in several behaviours (`BEHAVIOURS`), which the warm start mixes.
 
 The retry only learns to carry out a proposed equation with the warm start's follow conversations
 (`WarmStartConfig.follow_fraction`); measured on 1,000 held-out tasks, the retry after a teacher reflection
 was right 4.7% of the time with `first_step` hints and 100% with `equation` hints plus follow conversations.
 The reference solution is our own trusted text, so parsing it with `ast` here is safe; model text never comes
-through this module.
+through this module except through `reflection_behaviour`, which only looks at its form.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ def first_step(solution: str) -> str:
 
 
 HINTS = ("equation", "first_step")
-# Reflection behaviours the warm start can teach, from most to least useful to the retry (measured in
-# docs/r3_results.md, section 7): `search` checks the failed equation and tries candidates, each with its exact
-# value, until one reaches the target; `guess` says what was wrong and proposes an equation unchecked;
-# `restate` says what was wrong and proposes nothing.
+# Reflection behaviours the warm start can teach, from most to least useful to the retry when carried out
+# correctly (docs/r3_results.md, section 7, measures them): `search` tries candidates over the shown numbers,
+# each worked out one operation at a time, until one reaches the target; `guess` says what was wrong and
+# proposes an equation unchecked; `restate` says what was wrong and proposes nothing.
 BEHAVIOURS = ("search", "guess", "restate")
 MAX_SEARCH_MISSES = 2  # wrong candidates a search reflection tries before the one that works
 

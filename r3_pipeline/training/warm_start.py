@@ -112,11 +112,8 @@ def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) 
         practised = _practised(cfg, draw - cfg.failure_fraction - cfg.follow_fraction)
         if practised:
             wrong = task.corrupt_response(row, rng)
-            msgs = [*ask, {"role": "assistant", "content": wrong},
-                    {"role": "user", "content": task.practice_prompt(practised)},
-                    {"role": "assistant", "content": task.teacher_reflection(row, wrong, behaviour=practised, rng=style_rng)},
-                    {"role": "user", "content": task.retry_prompt()}, answer]
-            out.append((msgs, [False] * len(ask) + [False, False, True, False, True]))
+            reflection = task.teacher_reflection(row, wrong, behaviour=practised, rng=style_rng)
+            out.append(_retried(task, ask, wrong, task.practice_prompt(practised), reflection, answer, True))
             continue
         if draw >= cfg.failure_fraction + cfg.follow_fraction:
             out.append(([*ask, answer], [False] * len(ask) + [True]))
@@ -132,13 +129,17 @@ def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) 
         else:
             proposal = proposal if behaviour == "guess" else None
             reflection = task.teacher_reflection(row, wrong, proposal, behaviour=behaviour, rng=style_rng)
-        retry = {"role": "assistant", "content": proposal} if proposal and behaviour == "guess" else answer
-        msgs = [*ask, {"role": "assistant", "content": wrong},
-                {"role": "user", "content": task.reflection_prompt()},
-                {"role": "assistant", "content": reflection},
-                {"role": "user", "content": task.retry_prompt()}, retry]
-        out.append((msgs, [False] * len(ask) + [False, False, not follow, False, True]))
+        retry = {"role": "assistant", "content": proposal} if proposal else answer
+        out.append(_retried(task, ask, wrong, task.reflection_prompt(), reflection, retry, not follow))
     return out
+
+
+def _retried(task: Task, ask: list[Message], wrong: str, request: str, reflection: str, retry: Message,
+             train_reflection: bool) -> tuple[list[Message], list[bool]]:
+    """A failed attempt, the reflection `request`, the reflection and the retry; the retry is always trained."""
+    msgs = [*ask, {"role": "assistant", "content": wrong}, {"role": "user", "content": request},
+            {"role": "assistant", "content": reflection}, {"role": "user", "content": task.retry_prompt()}, retry]
+    return msgs, [False] * len(ask) + [False, False, train_reflection, False, True]
 
 
 def _practised(cfg: WarmStartConfig, draw: float) -> str | None:
