@@ -25,17 +25,19 @@ Rules we follow (per call, in BFCL's order; the first failure is the reason):
   * irrelevance: correct when the answer makes no call: plain text (no <tool_call> block, not JSON calls) or
     an empty list of calls; any call is unexpected_call.
 
-Where we differ from BFCL, each time to refuse what a model could otherwise be rewarded for:
+Where we differ from BFCL (stricter unless marked "looser"):
   * "" in an acceptable list means only "may be left out": a given "", an empty list or an empty dict never
     matches the marker itself (BFCL's standardisation makes a given "" match it, and its list checker turns
     it into []). A given string still matches an acceptable one that standardises to the same text.
   * booleans are never numbers anywhere, also inside arrays and dicts (BFCL compares those with Python's ==,
     where true == 1).
-  * parallel calls are matched by a true one-to-one matching, so an answer is correct whenever some pairing
-    works (BFCL pairs greedily in expected order and can miss one when acceptable sets overlap).
+  * looser: parallel calls are matched by a true one-to-one matching, so an answer is correct whenever some
+    pairing works (BFCL pairs greedily in expected order and can miss one when acceptable sets overlap).
   * function names are never rewritten (BFCL turns "." into "_" for providers that forbid dots).
-  * array item types are not checked apart from the values (BFCL checks one level of item types).
-  * a documented type outside BFCL's Python table skips the type check (BFCL would fail with KeyError).
+  * looser: array item types are not checked apart from the values, so [5.0] matches [5] for an array of
+    integers (BFCL checks one level of item types).
+  * looser: a documented type outside BFCL's Python table skips the type check, values still compared
+    (BFCL stops with a KeyError).
   * irrelevance: a <tool_call> block that does not parse is an attempted call and is wrong (unparseable),
     and a response over the size bounds is too_long; BFCL counts any decode failure as "no call".
 Java and JavaScript categories (values written as source text) are not supported; bfcl_data rejects them.
