@@ -327,3 +327,13 @@ def test_help_shows_bfcl_example_rows():
     for row in bfcl:
         assert json.dumps(row) in help_text
     assert "BFCL" in help_text
+
+
+def test_only_bfcl_category_names_are_refused_not_ids_that_merely_start_alike():
+    truth = [{"calc_area": {"base": [1], "height": [1.0]}}]
+    for row_id in ("restaurant_search_1", "memoryless_2", "q7"):
+        row = read_bfcl_row({"id": row_id, "question": question("q"), "function": [AREA], "ground_truth": truth})
+        assert row["bfcl"]["category"] == "ast"
+    for row_id, category in (("live_relevance_3-1-0", "relevance"), ("web_search_base_0", "web_search_base")):
+        with pytest.raises(RowRejected, match=f"unsupported_category:{category}"):
+            read_bfcl_row({"id": row_id, "question": question("q"), "function": [AREA]})

@@ -19,7 +19,9 @@ the exact match of `answers`. A row whose reference answer would not verify is r
 can be answered correctly.
 
 Reject reasons (the raw row plus `reject_reason`, never fatal): not_an_object, missing_field:<name>,
-bad_shape:<id|question|function|ground_truth>, too_large, unsupported_category:<category>,
+bad_shape:<id|question|function|ground_truth> (function: also an empty list, as some live_irrelevance rows
+have, since a row must offer a tool to refuse; ground_truth: also an empty list of acceptable values, which
+nothing could match), too_large (over MAX_CHARS or nested deeper than MAX_DEPTH), unsupported_category:<category>,
 unsupported_question (more than one turn, or not [system?, user]), unknown_tool:<name> (the ground truth calls
 a function that is not offered), conflicting_fields:ground_truth (in the row and in the answers file, not
 equal), duplicate_answer (two answer rows for one id), duplicate_id:<id>, unsatisfiable:<reason> (the
@@ -50,8 +52,8 @@ MAX_CALLS = 32
 MAX_DEPTH = 32  # BFCL's deepest docs nest about 10 levels
 AST_CATEGORIES = ("simple", "simple_python", "multiple", "parallel", "parallel_multiple")
 IRRELEVANCE = "irrelevance"
-_UNSUPPORTED = ("simple_java", "simple_javascript", "relevance", "multi_turn", "memory", "web_search",
-                "format_sensitivity", "sql", "exec", "rest", "java", "javascript")
+_UNSUPPORTED = ("simple_java", "simple_javascript", "java", "javascript", "relevance", "multi_turn", "memory",
+                "web_search", "format_sensitivity", "sql", "exec", "rest")  # each a category or a family_*
 _BFCL_ID = re.compile(r"(?:live_)?([a-z_]+?)_\d[\w-]*")
 _XLAM_TYPES = {"string": "str", "integer": "int", "float": "float", "boolean": "bool", "dict": "dict", "any": "Any"}
 _LITERAL_KEYS = ("default", "enum", "description")  # values, not schemas: never renamed
@@ -156,7 +158,7 @@ def category_of(row_id: str) -> str | None:
     category = match.group(1)
     if category in AST_CATEGORIES or category == IRRELEVANCE:
         return category
-    if category.startswith(_UNSUPPORTED):
+    if any(category == name or category.startswith(f"{name}_") for name in _UNSUPPORTED):
         raise RowRejected(f"unsupported_category:{category[:MAX_REASON_ID_CHARS]}")
     return None
 

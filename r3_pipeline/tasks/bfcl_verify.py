@@ -186,7 +186,7 @@ def _matches(value: Any, expected: type, spec: dict, allowed: list) -> bool:
     if expected is list and isinstance(items, dict) and items.get("type") == "dict":
         return any(_dict_list_matches(value, option) for option in allowed)
     if expected is str or expected is list:
-        return _standardised_among(value, allowed)
+        return _standardised_among(value, allowed, into_lists=True)
     return _among(value, allowed)
 
 
@@ -195,7 +195,7 @@ def _dict_matches(value: dict, option: Any) -> bool:
     if not isinstance(option, dict) or not all(isinstance(v, list) for v in option.values()):
         return False
     for key, item in value.items():
-        if key not in option or not _standardised_among(item, option[key]):
+        if key not in option or not _standardised_among(item, option[key], into_lists=False):
             return False
     return all(key in value or OPTIONAL in allowed for key, allowed in option.items())
 
@@ -210,11 +210,15 @@ def _among(value: Any, allowed: list) -> bool:
     return any(a != OPTIONAL and values_equal(a, value) for a in allowed)
 
 
-def _standardised_among(value: Any, allowed: list) -> bool:
-    """As _among, strings compared after standardisation (the "" marker is dropped before standardising, so
-    "," stays acceptable though it standardises to "")."""
-    standard = standardise(value)
-    return any(a != OPTIONAL and values_equal(standardise(a), standard) for a in allowed)
+def _standardised_among(value: Any, allowed: list, into_lists: bool) -> bool:
+    """As _among, strings compared after standardisation, and the strings directly inside lists too when
+    `into_lists` (BFCL's list checker does, its dict checker does not). The "" marker is dropped before
+    standardising, so "," stays acceptable though it standardises to ""."""
+    def standard(item: Any) -> Any:
+        return standardise(item) if into_lists or isinstance(item, str) else item
+
+    value = standard(value)
+    return any(a != OPTIONAL and values_equal(standard(a), value) for a in allowed)
 
 
 def standardise(value: Any) -> Any:
