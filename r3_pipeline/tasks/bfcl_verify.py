@@ -39,7 +39,8 @@ Where we differ from BFCL (stricter unless marked "looser"):
   * looser: a documented type outside BFCL's Python table skips the type check, values still compared
     (BFCL stops with a KeyError).
   * irrelevance: a <tool_call> block that does not parse is an attempted call and is wrong (unparseable),
-    and a response over the size bounds is too_long; BFCL counts any decode failure as "no call".
+    a response over the size bounds is too_long, and bare JSON too deep or with a repeated key keeps that
+    reason; BFCL counts any decode failure as "no call".
 Java and JavaScript categories (values written as source text) are not supported; bfcl_data rejects them.
 
 Reason codes: correct, wrong_count, wrong_function, missing_argument:<p>, extra_argument:<p>, wrong_type:<p>,

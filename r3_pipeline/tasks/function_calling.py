@@ -51,7 +51,8 @@ class FunctionCallingConfig:
     seed: int = field(default=0, metadata={"help": "Random seed for generation and splitting; same seed, same splits."})
     source: str = field(default=SYNTHETIC, metadata={
         "help": "'synthetic' for generated rows, else a local .json/.jsonl/.parquet file or a hub dataset id "
-                "(e.g. Salesforce/xlam-function-calling-60k) in the xLAM format."})
+                "(e.g. Salesforce/xlam-function-calling-60k) in the xLAM format, or a BFCL question file "
+                "(e.g. BFCL_v4_simple_python.json, with answers_path)."})
     answers_path: str | None = field(default=None, metadata={
         "help": "BFCL possible_answer file (JSON lines) for BFCL question rows in source / train_path / test_path, "
                 "joined by id; rows may instead carry their own ground_truth."})
