@@ -13,9 +13,8 @@ category is an AST row, or an irrelevance row when its ground_truth is [].
 A good row is a function-calling task row: `query` (the user message; a leading system message is put before
 it, separated by a blank line), `tools` (the functions in xLAM form, for the prompt), `answers` (one reference
 call per expected call: an argument with "" among its values left out unless required, any other at its
-first acceptable value) and
-`bfcl` = {"category", "functions", "ground_truth"}, so verification applies BFCL's rules (bfcl_verify), never
-the exact match of `answers`. A row whose reference answer would not verify is refused, so every kept row
+first acceptable value) and `bfcl` = {"category", "functions", "ground_truth"}, so verification applies
+BFCL's rules (bfcl_verify), never the exact match of `answers`. A row whose reference answer would not verify is refused, so every kept row
 can be answered correctly.
 
 Reject reasons (the raw row plus `reject_reason`, never fatal): not_an_object, missing_field:<name>,
@@ -33,7 +32,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any, Iterable
 
 from r3_pipeline.tasks.base import Row
