@@ -1,7 +1,7 @@
 """The `r3` command: run the pipeline, verify outputs offline, query trajectories with SQL.
 
     r3 run [--spec NAME]...        materialize every asset of the spec(s) on a persistent Dagster instance
-    r3 verify TASK IN.jsonl OUT.jsonl [--max-bad SHARE] [--json]   score task rows with a `response` field
+    r3 verify TASK IN.jsonl OUT.jsonl [--max-bad SHARE] [--json]   score task rows (also BFCL's) with a `response`
     r3 sql "SELECT ..."           query the trajectory store (views: episodes, retry_success, ...)
     r3 catalog PATH               write a DuckDB file of views over the store, for the duckdb CLI
     r3 summary                    print the last run's summary
@@ -29,6 +29,9 @@ _XLAM_TOOLS = [{"name": "get_weather", "parameters": {"city": {"type": "str"},
                                                       "units": {"type": "str, optional", "default": "metric"}}}]
 _TOOLS = [{"name": "get_weather", "parameters": {"city": {"type": "str"}, "days": {"type": "int", "default": 3}}}]
 _CALL = {"name": "get_weather", "arguments": {"city": "Paris"}}
+_BFCL_FUNCTION = {"name": "get_weather", "description": "Weather forecast for a city.", "parameters": {
+    "type": "dict", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city"]}}
+_BFCL_QUESTION = [[{"role": "user", "content": "Weather in New York?"}]]
 # One row per accepted format, each verifying correct (tests/test_verify_file.py checks them and the README).
 VERIFY_EXAMPLES = {
     "countdown": [
@@ -41,6 +44,11 @@ VERIFY_EXAMPLES = {
         {"query": "Weather in Paris for the next 3 days?", "tools": _TOOLS,
          "answers": [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}],
          "response": f"<tool_call>{json.dumps(_CALL)}</tool_call>"},
+        {"id": "simple_0", "question": _BFCL_QUESTION, "function": [_BFCL_FUNCTION],
+         "ground_truth": [{"get_weather": {"city": ["New York", "NYC"], "days": ["", 1]}}],
+         "response": '<tool_call>[{"name": "get_weather", "arguments": {"city": "new york"}}]</tool_call>'},
+        {"id": "irrelevance_0", "question": [[{"role": "user", "content": "What is 2 + 2?"}]],
+         "function": [_BFCL_FUNCTION], "response": "None of these tools adds numbers: 2 + 2 = 4."},
     ],
 }
 VERIFY_HELP = """Score a JSONL file of task rows, each with the model's `response` (a string), offline.
@@ -56,6 +64,12 @@ function_calling rows (xLAM): `query`, `tools` and `answers`, as JSON text or as
 optional when its type ends in ", optional" or it has a "default"; leaving out an optional argument whose
 gold value is its default is not an error, passing an argument the gold call does not pass still is.
 {function_calling}
+
+function_calling rows (BFCL): a BFCL question row (`id`, `question`, `function`) with its `ground_truth` from the
+possible_answer file (joined by id); scored by BFCL's AST rules: any acceptable value, "" meaning the
+argument may be left out, strings compared as BFCL standardises them, parallel calls in any order. An
+irrelevance row (id irrelevance_N, or ground_truth []) is correct when the answer makes no call.
+{bfcl}
 
 OUT.jsonl gets one {{"task_id", "task_id_source", "correct", "reason", "line"}} per non-blank input line;
 rows that cannot be scored get reason "bad_row:<why>". A table of verdicts by reason and the first bad rows
@@ -109,8 +123,15 @@ def cmd_verify(args) -> int:
 
 
 def _verify_help() -> str:
-    examples = {task: "\n".join(f"  {json.dumps(row)}" for row in rows) for task, rows in VERIFY_EXAMPLES.items()}
-    return VERIFY_HELP.format(**examples)
+    from r3_pipeline.tasks.bfcl_data import is_bfcl_row
+
+    def shown(rows: list[dict]) -> str:
+        return "\n".join(f"  {json.dumps(row)}" for row in rows)
+
+    calls = VERIFY_EXAMPLES["function_calling"]
+    return VERIFY_HELP.format(countdown=shown(VERIFY_EXAMPLES["countdown"]),
+                              function_calling=shown([r for r in calls if not is_bfcl_row(r)]),
+                              bfcl=shown([r for r in calls if is_bfcl_row(r)]))
 
 
 def _share(text: str) -> float:

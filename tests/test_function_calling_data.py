@@ -151,7 +151,9 @@ def test_missing_local_file_and_bad_json_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_xlam(str(tmp_path / "absent.jsonl"))
     path = tmp_path / "obj.json"
-    path.write_text('{"rows": []}')
+    path.write_text('{"rows": []}')  # not a list: JSON lines (as BFCL ships .json), so one row, and a bad one
+    assert [r["reject_reason"] for r in validate_xlam_rows(load_xlam(str(path)))[1]] == ["missing_field:id"]
+    path.write_text('[{"rows": []}')
     with pytest.raises(ValueError):
         load_xlam(str(path))
     other = tmp_path / "rows.csv"

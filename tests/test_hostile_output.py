@@ -47,7 +47,7 @@ COUNTDOWN_REASON = re.compile(
     r"|disallowed:(?:[A-Za-z]+|Constant:[A-Za-z]+|literal_format|non_ascii|comment)")
 FC_REASON = re.compile(
     r"correct|too_long|too_deep|unparseable|unparseable:duplicate_key|wrong_count|wrong_function|wrong_value"
-    r"|(?:missing_argument|extra_argument|wrong_value):[\x20-\x7e]{1,64}")
+    r"|unexpected_call|(?:missing_argument|extra_argument|wrong_value|wrong_type):[\x20-\x7e]{1,64}")
 BAD_ROW = re.compile(r"bad_row:[a-z0-9_]+(?::[\x20-\x7e]{1,64})?")
 
 
@@ -92,7 +92,7 @@ def test_corpus_covers_the_hardening_list():
         "injection", "operators", "literals", "huge", "division_by_zero", "nesting", "unicode", "size",
         "equations"}
     assert {c.category for c in by_verifier["function_calling"]} >= {
-        "nesting", "width", "duplicate_keys", "numbers", "encoding", "garbage", "size", "optional_arguments"}
+        "nesting", "width", "duplicate_keys", "numbers", "encoding", "garbage", "size", "optional_arguments", "bfcl"}
     texts = [c.input for c in CASES if isinstance(c.input, (str, bytes))]
     assert max(map(len, texts)) >= 10_000_000
     assert any(t.count("(") >= 100_000 for t in texts if isinstance(t, str))

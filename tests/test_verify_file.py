@@ -221,7 +221,8 @@ def test_help_examples_verify_correct(tmp_path, capsys):
             results(tmp_path / f"{task}.out.jsonl")
     assert {"task_id" in row for row in cli.VERIFY_EXAMPLES["countdown"]} == {True, False}
     assert {"nums" in row for row in cli.VERIFY_EXAMPLES["countdown"]} == {True, False}
-    assert {isinstance(row["tools"], str) for row in cli.VERIFY_EXAMPLES["function_calling"]} == {True, False}
+    xlam = [row for row in cli.VERIFY_EXAMPLES["function_calling"] if "tools" in row]
+    assert {isinstance(row["tools"], str) for row in xlam} == {True, False}
 
 
 def test_readme_verify_section_shows_the_help_examples():

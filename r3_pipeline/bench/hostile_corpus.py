@@ -372,7 +372,8 @@ def _weather(arguments_body: str, name: str = "get_weather") -> str:
 def function_calling_cases(sentinel: str = DEFAULT_SENTINEL) -> list[Case]:
     """Function-calling answers: nesting, width, duplicate keys, odd numbers, encodings, garbage, injection."""
     return (_fc_baseline() + _fc_nesting() + _fc_width() + _fc_duplicates() + _fc_numbers() + _fc_encoding()
-            + _fc_garbage() + _fc_injection(sentinel) + _fc_tags() + _fc_optional() + _fc_size() + _fc_types())
+            + _fc_garbage() + _fc_injection(sentinel) + _fc_tags() + _fc_optional() + _fc_size() + _fc_types()
+            + _fc_bfcl())
 
 
 def _fc_baseline() -> list[Case]:
@@ -594,6 +595,53 @@ def _fc_types() -> list[Case]:
     ]
 
 
+BFCL_WEATHER = {"name": "get_weather", "description": "Weather forecast.", "parameters": {
+    "type": "dict", "required": ["city"],
+    "properties": {"city": {"type": "string"}, "days": {"type": "integer"}, "hours": {"type": "array",
+                                                                                      "items": {"type": "integer"}}}}}
+
+
+def _bfcl(name: str, response: Any, reason: str | None = None, *, truth: list | None = None,
+          correct: bool = False) -> Case:
+    """A BFCL row (bfcl_data's reading of a question row with its ground truth); [] truth: irrelevance."""
+    from r3_pipeline.tasks.bfcl_data import read_bfcl_row
+
+    truth = [{"get_weather": {"city": ["New York", "NYC"], "days": ["", 3], "hours": ["", [9]]}}] \
+        if truth is None else truth
+    row = read_bfcl_row({"id": f"hostile_{name}", "question": [[{"role": "user", "content": "Weather?"}]],
+                         "function": [BFCL_WEATHER], "ground_truth": truth})
+    return Case(FUNCTION_CALLING, "bfcl", name, response, row, correct, "correct" if correct else reason,
+                FUNCTION_CALLING)
+
+
+def _fc_bfcl() -> list[Case]:
+    """BFCL rows: its acceptance rules hold, and nothing a model writes makes them accept more."""
+    def call(body: str) -> str:
+        return _weather(body)
+
+    nyc = {"name": "get_weather", "arguments": {"city": "NYC"}}
+    return [
+        _bfcl("standardised_string", call('"city": "new-york "'), correct=True),
+        _bfcl("alternative_value", call('"city": "NYC", "days": 3'), correct=True),
+        _bfcl("empty_string_for_optional", call('"city": "NYC", "days": ""'), "wrong_type:days"),
+        _bfcl("empty_list_for_optional", call('"city": "NYC", "hours": []'), "wrong_value:hours"),
+        _bfcl("bool_for_int", call('"city": "NYC", "days": true'), "wrong_type:days"),
+        _bfcl("float_for_int", call('"city": "NYC", "days": 3.0'), "wrong_type:days"),
+        _bfcl("unknown_argument", call('"city": "NYC", "__class__": 1'), "extra_argument:__class__"),
+        _bfcl("injection_value", call('"city": "__import__(\'os\').system(\'id\')"'), "wrong_value:city"),
+        _bfcl("deep_value", call('"city": ' + "[" * 5_000 + "]" * 5_000), "too_deep"),
+        _bfcl("parallel_swapped", _block(json.dumps([nyc, {**nyc, "arguments": {"city": "Boston"}}][::-1])),
+              truth=[{"get_weather": {"city": ["NYC"]}}, {"get_weather": {"city": ["Boston"]}}], correct=True),
+        _bfcl("parallel_same_twice", _block(json.dumps([nyc, nyc])),
+              truth=[{"get_weather": {"city": ["NYC"]}}, {"get_weather": {"city": ["Boston"]}}],
+              reason="wrong_value:city"),
+        _bfcl("irrelevance_text", "No tool gives that.", truth=[], correct=True),
+        _bfcl("irrelevance_call", _block(json.dumps([nyc])), truth=[], reason="unexpected_call"),
+        _bfcl("irrelevance_broken_block", _block('[{"name": '), truth=[], reason="unparseable"),
+        _bfcl("irrelevance_huge", "x" * TEN_MB, truth=[], reason="too_long"),
+    ]
+
+
 # -- JSONL lines (r3 verify) ------------------------------------------------------------------------------------
 
 def _line(category: str, name: str, raw: bytes, reason: str | None = None, *, task: str = COUNTDOWN,
@@ -614,6 +662,9 @@ def jsonl_cases() -> list[Case]:
     good = _dumps(_cd_row())
     fc_row = {"task_id": "fc-line", "query": "Weather?", "tools": json.dumps(TOOLS), "answers": json.dumps([WEATHER]),
               "response": _block(json.dumps([WEATHER]))}
+    bfcl_row = {"id": "simple_1", "question": [[{"role": "user", "content": "Weather in NYC?"}]],
+                "function": [BFCL_WEATHER], "ground_truth": [{"get_weather": {"city": ["NYC"]}}],
+                "response": _block(json.dumps([{"name": "get_weather", "arguments": {"city": "nyc"}}]))}
     return [
         _line("baseline", "good_row", good, correct=True),
         _line("baseline", "wrong_answer", _dumps(_cd_row("<answer>8 + 3 + 4</answer>")), "wrong_value"),
@@ -622,6 +673,9 @@ def jsonl_cases() -> list[Case]:
         _line("baseline", "escaped_surrogate_task_id", good.replace(b"countdown-line", b"\\ud800"), correct=True),
         _line("baseline", "deep_brackets_in_response", _dumps(_cd_row("[" * 5000)), "no_answer"),
         _line("baseline", "function_calling_row", _dumps(fc_row), task=FUNCTION_CALLING, correct=True),
+        _line("baseline", "bfcl_row", _dumps(bfcl_row), task=FUNCTION_CALLING, correct=True),
+        _line("shape", "bfcl_without_ground_truth", _dumps({k: v for k, v in bfcl_row.items() if k != "ground_truth"}),
+              "bad_row:missing_field:ground_truth", task=FUNCTION_CALLING),
         _line("encoding", "invalid_utf8", b'{"task_id": "x", "response": "\xff\xfe"}\n', "bad_row:not_utf8"),
         _line("encoding", "overlong_encoding", good.replace(b"(", b"\xc0\xa8"), "bad_row:not_utf8"),
         _line("encoding", "encoded_surrogate", good.replace(b"(", b"\xed\xa0\x80"), "bad_row:not_utf8"),

@@ -5,6 +5,8 @@ and the answer is correct when it matches the gold calls exactly as a multiset (
 Rows come from real xLAM data (a local .json/.jsonl/.parquet file, a hub id, or user train/test files) or,
 for the embedded default, from the seeded synthetic generator (function_calling_synth); both go through
 function_calling_data.validate_xlam_rows, and invalid rows land in Splits.rejected with a reject_reason.
+BFCL question files (with `answers_path` for their possible_answer file) are read by bfcl_data into the same
+kind of row plus the acceptable values, which verify then scores by BFCL's rules (bfcl_verify).
 With real data, a train row whose query text is also a test query is moved to rejected as test_overlap, so
 train and test are disjoint by query as they are for synthetic data.
 
@@ -21,6 +23,8 @@ from typing import Any
 
 from r3_pipeline.prompts import load_prompts, practice_prompt
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
+from r3_pipeline.tasks.bfcl_data import Answers, bfcl_json_schema, is_bfcl_row, read_bfcl_row, validate_bfcl_rows
+from r3_pipeline.tasks.bfcl_verify import verify_bfcl
 from r3_pipeline.tasks.function_calling_data import (
     MAX_FIELD_CHARS,
     RowRejected,
@@ -35,6 +39,7 @@ from r3_pipeline.tasks.function_calling_teacher import BEHAVIOURS, reflection_be
 from r3_pipeline.tasks.function_calling_verify import loads_strict, parse_calls, verify_calls
 
 SYNTHETIC = "synthetic"
+NO_CALL_ANSWER = "None of the offered tools fits this request, so I call none."
 _CORRUPT_TRIES = 20
 _EXTRA_ARGUMENT = ("verbose", True)  # added when a tool has no unused parameter to pass by mistake
 
@@ -46,7 +51,11 @@ class FunctionCallingConfig:
     seed: int = field(default=0, metadata={"help": "Random seed for generation and splitting; same seed, same splits."})
     source: str = field(default=SYNTHETIC, metadata={
         "help": "'synthetic' for generated rows, else a local .json/.jsonl/.parquet file or a hub dataset id "
-                "(e.g. Salesforce/xlam-function-calling-60k) in the xLAM format."})
+                "(e.g. Salesforce/xlam-function-calling-60k) in the xLAM format, or a BFCL question file "
+                "(e.g. BFCL_v4_simple_python.json, with answers_path)."})
+    answers_path: str | None = field(default=None, metadata={
+        "help": "BFCL possible_answer file (JSON lines) for BFCL question rows in source / train_path / test_path, "
+                "joined by id; rows may instead carry their own ground_truth."})
     train_path: str | None = field(default=None, metadata={
         "help": "User-provided train split file (xLAM format); needs test_path too, and then replaces source."})
     test_path: str | None = field(default=None, metadata={"help": "User-provided test split file (xLAM format)."})
@@ -98,7 +107,7 @@ def _config_problem(cfg: FunctionCallingConfig) -> str | None:
         return "source must be 'synthetic' or a path / hub id"
     if (cfg.train_path is None) != (cfg.test_path is None):
         return "train_path and test_path must be given together"
-    for name in ("train_path", "test_path", "prompts_path"):
+    for name in ("train_path", "test_path", "prompts_path", "answers_path"):
         if getattr(cfg, name) is not None and not isinstance(getattr(cfg, name), str):
             return f"{name} must be a string or None"
     if cfg.reflection_hint not in ("words", "calls"):
@@ -127,9 +136,10 @@ class FunctionCallingTask:
             return self._user_splits()
         if cfg.source == SYNTHETIC:
             return self._synthetic_splits()
-        good, rejected = validate_xlam_rows(load_xlam(cfg.source, cfg.split))
+        answers = Answers.load(cfg.answers_path)
+        good, rejected = validate_rows(load_xlam(cfg.source, cfg.split), answers)
         train, test = split_rows(good, cfg.test_fraction, cfg.seed)
-        return _finish(train, test, rejected, cfg)
+        return _finish(train, test, rejected + answers.unmatched(), cfg)
 
     def _synthetic_splits(self) -> Splits:
         cfg = self.config
@@ -144,9 +154,10 @@ class FunctionCallingTask:
         """Train file first, so a test row repeating a train id is the duplicate that gets rejected."""
         cfg = self.config
         seen: set[str] = set()
-        train, rejected_train = validate_xlam_rows(load_xlam(cfg.train_path), seen)
-        test, rejected_test = validate_xlam_rows(load_xlam(cfg.test_path), seen)
-        return _finish(train, test, rejected_train + rejected_test, cfg)
+        answers = Answers.load(cfg.answers_path)
+        train, rejected_train = validate_rows(load_xlam(cfg.train_path), answers, seen)
+        test, rejected_test = validate_rows(load_xlam(cfg.test_path), answers, seen)
+        return _finish(train, test, rejected_train + rejected_test + answers.unmatched(), cfg)
 
     def validate_row(self, row: object) -> str | None:
         """Why a row (e.g. from `r3 verify`) is unusable: it needs query, tools and answers (JSON text or lists)."""
@@ -157,11 +168,13 @@ class FunctionCallingTask:
         return None
 
     def read_row(self, row: object) -> Row:
-        """A row from `r3 verify` under the loader's row rules (function_calling_data.normalise_row), tools and
-        answers parsed; an `id` is not required there. Raises RowRejected with the reason."""
+        """A row from `r3 verify` under the loader's row rules (function_calling_data.normalise_row for xLAM
+        rows, bfcl_data.read_bfcl_row for BFCL rows with their ground_truth), tools and answers parsed; an `id`
+        is not required there. Raises RowRejected with the reason."""
         if not isinstance(row, dict):
             raise RowRejected("not_an_object")
-        return normalise_row({**row, "id": row.get("id") or row.get("task_id") or "row"})
+        row = {**row, "id": row.get("id") or row.get("task_id") or "row"}
+        return read_bfcl_row(row) if is_bfcl_row(row) else normalise_row(row)
 
     # -- prompts ------------------------------------------------------------------------------------------------
 
@@ -180,6 +193,8 @@ class FunctionCallingTask:
 
     def native_tool_schemas(self, row: Row) -> list[dict]:
         """The row's tools as OpenAI-style function schemas, for chat templates with tool support."""
+        if "bfcl" in row:
+            return bfcl_json_schema(row["bfcl"]["functions"])
         return xlam_to_json_schema(_field(row, "tools"))
 
     def reflection_prompt(self) -> str:
@@ -194,8 +209,11 @@ class FunctionCallingTask:
     # -- answers ------------------------------------------------------------------------------------------------
 
     def verify(self, row: Row, response: str) -> Verdict:
-        """The calls must match the gold calls; an argument left out counts as its declared default."""
+        """The calls must match the gold calls; an argument left out counts as its declared default. BFCL rows:
+        BFCL's acceptance rules against the acceptable values (bfcl_verify)."""
         try:
+            if "bfcl" in row:
+                return verify_bfcl(row["bfcl"]["functions"], row["bfcl"]["ground_truth"], response)
             gold = _field(row, "answers")
             tools = _field(row, "tools") if "tools" in row else None
         except Exception:  # noqa: BLE001 - verify must be total, even on a malformed row
@@ -203,13 +221,16 @@ class FunctionCallingTask:
         return verify_calls(gold, response, tools)
 
     def reference_response(self, row: Row) -> str:
-        return format_calls(_field(row, "answers"))
+        gold = _field(row, "answers")
+        return format_calls(gold) if gold else NO_CALL_ANSWER
 
     def corrupt_response(self, row: Row, rng: random.Random) -> str:
         """A plausible wrong answer: a changed value, a dropped or extra argument, a distractor tool, or a
         missing call; re-drawn until it verifies wrong, with a duplicated call as the always-wrong fallback."""
         gold = _field(row, "answers")
         tools = _field(row, "tools")
+        if not gold:  # a row that wants no call: any call is wrong
+            return format_calls([{"name": tools[0]["name"], "arguments": {}}])
         for _ in range(_CORRUPT_TRIES):
             response = format_calls(_corrupt(gold, tools, rng))
             if not self.verify(row, response).correct:
@@ -227,6 +248,22 @@ class FunctionCallingTask:
 
     def reflection_behaviour(self, reflection: str) -> str:
         return reflection_behaviour(reflection)
+
+
+def validate_rows(raw_rows: list, answers: Answers, seen: set[str] | None = None) -> tuple[list[Row], list[Row]]:
+    """Good and rejected rows, in input order, of a source holding xLAM rows, BFCL question rows (bfcl_data,
+    ground truth inline or from `answers`), or both; `seen` as in validate_xlam_rows."""
+    seen = set() if seen is None else seen
+    good: list[Row] = []
+    rejected: list[Row] = []
+    for raw in raw_rows:
+        if is_bfcl_row(raw):
+            kept, refused = validate_bfcl_rows([raw], answers, seen)
+        else:
+            kept, refused = validate_xlam_rows([raw], seen)
+        good += kept
+        rejected += refused
+    return good, rejected
 
 
 def _finish(train: list[Row], test: list[Row], rejected: list[Row], cfg: FunctionCallingConfig) -> Splits:

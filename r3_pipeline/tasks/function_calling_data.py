@@ -53,7 +53,8 @@ class RowRejected(Exception):
 # -- loading ----------------------------------------------------------------------------------------------------
 
 def load_xlam(path_or_hub_id: str, split: str = "train") -> list[dict]:
-    """Raw xLAM rows from a local .json (a JSON list), .jsonl or .parquet file, or else from the hub.
+    """Raw rows from a local .json (a JSON list, or JSON lines as BFCL ships them), .jsonl or .parquet file,
+    or else from the hub.
 
     A path with one of those suffixes that does not exist raises FileNotFoundError (it is never sent to the
     hub); an existing file of another type raises ValueError; anything else (a hub id, or a local dataset
@@ -78,12 +79,17 @@ def _load_local(path: Path) -> list[dict]:
         import pyarrow.parquet as pq
 
         return pq.read_table(path).to_pylist()
-    if suffix == ".jsonl":
-        return _load_jsonl(path)
+    if suffix == ".jsonl" or not _starts_with_list(path):
+        return _load_jsonl(path)  # BFCL ships JSON lines under a .json name
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON list of rows, got {type(data).__name__}")
     return data
+
+
+def _starts_with_list(path: Path) -> bool:
+    with open(path, "rb") as src:
+        return src.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
 
 
 def _load_jsonl(path: Path) -> list[Any]:
@@ -120,14 +126,15 @@ def validate_xlam_rows(raw_rows: Iterable[Any], seen_ids: set[str] | None = None
             if row["id"] in seen:
                 raise RowRejected(f"duplicate_id:{safe_name(row['id'])[:MAX_REASON_ID_CHARS]}")
         except RowRejected as reject:
-            rejected.append(_rejected(raw, reject.reason))
+            rejected.append(rejected_row(raw, reject.reason))
             continue
         seen.add(row["id"])
         good.append(row)
     return good, rejected
 
 
-def _rejected(raw: Any, reason: str) -> Row:
+def rejected_row(raw: Any, reason: str) -> Row:
+    """A rejected row: the raw row's fields (or its clipped repr) plus `reject_reason`."""
     if not isinstance(raw, dict):
         return {"raw_row": repr(raw)[:200], "reject_reason": reason}
     kept = {k: v for k, v in raw.items() if k != _LOAD_ERROR}
@@ -155,7 +162,7 @@ def normalise_row(raw: Any) -> Row:
     for name in REQUIRED_FIELDS:
         if _size(raw[name]) > MAX_FIELD_CHARS[name]:
             raise RowRejected("too_large")
-    row_id = _check_id(raw["id"])
+    row_id = check_id(raw["id"])
     query = _check_query(raw["query"])
     tools = _check_tools(_parse_field(raw["tools"], "tools"))
     answers = _check_answers(_parse_field(raw["answers"], "answers"), tools)
@@ -171,7 +178,8 @@ def _size(value: Any) -> int:
         return 0  # not JSON-serialisable: the shape checks reject it
 
 
-def _check_id(value: Any) -> str:
+def check_id(value: Any) -> str:
+    """A row id as a string: a non-empty string or an integer (never a bool); else bad_shape:id."""
     if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
         raise RowRejected("bad_shape:id")
     return str(value)

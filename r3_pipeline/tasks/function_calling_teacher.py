@@ -42,7 +42,10 @@ def reflection_behaviour(text: str) -> str:
 
 
 def hint(gold: list[dict]) -> str:
-    """E.g. "Call get_weather with city=Paris." or "Call a with x=1; then call b with no arguments."."""
+    """E.g. "Call get_weather with city=Paris." or "Call a with x=1; then call b with no arguments."; for a
+    query no tool fits (BFCL's irrelevance rows): "Call no tool; answer in words."."""
+    if not gold:
+        return "Call no tool; answer in words."
     parts = []
     for call in gold:
         args = ", ".join(f"{k}={_plain(v)}" for k, v in call["arguments"].items()) or "no arguments"
