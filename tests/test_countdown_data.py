@@ -258,10 +258,13 @@ def test_unreadable_sources_raise_naming_source(tmp_path):
             make_task("countdown", {"source": str(tmp_path / name)}).build_splits()
     (tmp_path / "rows.csv").write_text("target,nums\n24,3 3 8 8\n")
     (tmp_path / "broken.json").write_text('[{"target": 24, "nums": [3, 3, 8, 8]},')
-    (tmp_path / "object.json").write_text('{"target": 24, "nums": [3, 3, 8, 8]}')
-    for name in ("rows.csv", "broken.json", "object.json"):
+    for name in ("rows.csv", "broken.json"):
         with pytest.raises(ValueError, match="source .*could not be loaded"):
             make_task("countdown", {"source": str(tmp_path / name)}).build_splits()
+    # A .json file that is not a JSON array is JSON lines (as BFCL ships its .json files): one object, one row.
+    (tmp_path / "object.json").write_text('{"target": 24, "nums": [3, 3, 8, 8]}')
+    splits = make_task("countdown", {"source": str(tmp_path / "object.json")}).build_splits()
+    assert [sorted(r["numbers"]) for r in splits.train + splits.test] == [[3, 3, 8, 8]]
 
 
 def test_jsonl_byte_order_mark_is_not_a_bad_row(tmp_path):
