@@ -42,6 +42,7 @@ from r3_pipeline.tasks.function_calling_data import (
     check_id,
     load_xlam,
     rejected_row,
+    utf8_ok,
 )
 from r3_pipeline.tasks.function_calling_verify import nesting_exceeds, safe_name
 
@@ -184,17 +185,9 @@ def _query(question: Any) -> str:
     if len(question) != 1 or roles not in (["user"], ["system", "user"]):
         raise RowRejected("unsupported_question")
     texts = [m["content"] for m in question[0]]
-    if not texts[-1].strip() or not _utf8_ok("".join(texts)):
+    if not texts[-1].strip() or not utf8_ok("".join(texts)):
         raise RowRejected("bad_shape:question")
     return "\n\n".join(texts)
-
-
-def _utf8_ok(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _functions(functions: Any) -> list[dict]:

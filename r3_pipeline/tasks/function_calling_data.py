@@ -186,7 +186,7 @@ def check_id(value: Any) -> str:
 
 
 def _check_query(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or not _utf8_ok(value):
+    if not isinstance(value, str) or not value.strip() or not utf8_ok(value):
         raise RowRejected("bad_shape:query")
     return value
 
@@ -214,7 +214,7 @@ def _json_clean(value: Any) -> bool:
     return True
 
 
-def _utf8_ok(text: str) -> bool:
+def utf8_ok(text: str) -> bool:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
