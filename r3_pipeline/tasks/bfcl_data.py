@@ -43,6 +43,7 @@ from r3_pipeline.tasks.function_calling_data import (
     load_xlam,
     rejected_row,
     utf8_ok,
+    validate_rows,
 )
 from r3_pipeline.tasks.function_calling_verify import nesting_exceeds, safe_name
 
@@ -132,20 +133,7 @@ def read_bfcl_row(raw: Any, answers: Answers | None = None) -> Row:
 def validate_bfcl_rows(raw_rows: Iterable[Any], answers: Answers | None = None,
                        seen_ids: set[str] | None = None) -> tuple[list[Row], list[Row]]:
     """Good task rows and rejected rows (raw row plus `reject_reason`); `seen_ids` as in validate_xlam_rows."""
-    seen = set() if seen_ids is None else seen_ids
-    good: list[Row] = []
-    rejected: list[Row] = []
-    for raw in raw_rows:
-        try:
-            row = read_bfcl_row(raw, answers)
-            if row["id"] in seen:
-                raise RowRejected(f"duplicate_id:{safe_name(row['id'])[:MAX_REASON_ID_CHARS]}")
-        except RowRejected as reject:
-            rejected.append(rejected_row(raw, reject.reason))
-            continue
-        seen.add(row["id"])
-        good.append(row)
-    return good, rejected
+    return validate_rows(raw_rows, lambda raw: read_bfcl_row(raw, answers), seen_ids)
 
 
 def category_of(row_id: str) -> str | None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Iterable
 
 from r3_pipeline.tasks.base import Row
@@ -117,12 +118,19 @@ def validate_xlam_rows(raw_rows: Iterable[Any], seen_ids: set[str] | None = None
     `seen_ids` (updated in place) lets several files share one id space, e.g. user train and test files: a row
     whose id was already kept is rejected as duplicate_id. Never raises on a bad row.
     """
+    return validate_rows(raw_rows, normalise_row, seen_ids)
+
+
+def validate_rows(raw_rows: Iterable[Any], read_row: Callable[[Any], Row],
+                  seen_ids: set[str] | None = None) -> tuple[list[Row], list[Row]]:
+    """Good rows (each `read_row(raw)`, which raises RowRejected on a bad one) and rejected rows; a row whose
+    id is already in `seen_ids` (updated in place) is rejected as duplicate_id."""
     seen = set() if seen_ids is None else seen_ids
     good: list[Row] = []
     rejected: list[Row] = []
     for raw in raw_rows:
         try:
-            row = normalise_row(raw)
+            row = read_row(raw)
             if row["id"] in seen:
                 raise RowRejected(f"duplicate_id:{safe_name(row['id'])[:MAX_REASON_ID_CHARS]}")
         except RowRejected as reject:
