@@ -7,6 +7,7 @@ failures what R3 could amplify: the share of each reflection behaviour among k s
 reflections, and the retry's success after each behaviour (the headroom: R3 gains only when the behaviour it
 can find pays far more than the vanilla model's usual one)."""
 import json
+import random
 import sys
 import time
 from collections import defaultdict
@@ -68,7 +69,6 @@ out["sampled"] = {"retry_success": sum(ok) / len(ok), "by_behaviour": by_behavio
                   "examples": {task.reflection_behaviour(s): s for s in sampled}}
 teacher = {}
 for b in task.reflection_behaviours:
-    import random
     texts = [task.teacher_reflection(r, a, behaviour=b, rng=random.Random(i)) for i, (r, a) in enumerate(fails)]
     ok = retries(texts, pairs)
     teacher[b] = round(sum(ok) / len(ok), 3)
