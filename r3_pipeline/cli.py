@@ -97,7 +97,7 @@ def cmd_run(args) -> int:
     layout = Layout()
     os.environ["R3_HOME"] = str(layout.home)
     _dagster_home(layout)
-    specs = [s for s in load_specs() if not args.spec or s.name in args.spec]
+    specs = [s for s in load_specs() if s.name in args.spec] if args.spec else [s for s in load_specs() if s.in_default_run]
     if args.spec and len(specs) != len(args.spec):
         print(f"unknown spec in {args.spec}; known: {[s.name for s in load_specs()]}", file=sys.stderr)
         return 2
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="r3", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="materialize the pipeline(s) and print the summary")
-    p.add_argument("--spec", action="append", help="spec name (repeatable; default: every spec in assets/specs)")
+    p.add_argument("--spec", action="append", help="spec name (repeatable; default: every spec in assets/specs with in_default_run)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("verify", help="score a JSONL of task rows with a `response` field",
                        description=_verify_help(), formatter_class=argparse.RawDescriptionHelpFormatter)

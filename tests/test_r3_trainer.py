@@ -1,6 +1,7 @@
 """The R3 trainer's contract, checked on a real TRL GRPOTrainer with a tiny model:
 the rollout returns one completion per prompt TRL hands it, only reflection tokens carry advantage and
-gradient, and the reward is the retry's verdict."""
+gradient, the reward is the retry's verdict, leaving the retry out of the completion changes neither loss nor
+gradients, and with LoRA only adapter weights train against the adapter-disabled base."""
 
 from __future__ import annotations
 
@@ -50,16 +51,26 @@ def test_rollout_returns_one_completion_per_prompt_and_masks_all_but_reflection(
     for i, n_reflection in enumerate(result.reflection_tokens):
         assert sum(mask[i]) == n_reflection
         assert mask[i][:n_reflection] == [1] * n_reflection  # reflection first, then only zeros
-        assert out["completion_mask"][i].sum() > n_reflection  # the retry turn is in the completion, masked
+        assert out["completion_mask"][i].sum() == n_reflection  # the completion is the reflection alone
     # Reward is exactly the retry verdict, re-verified here from the retry text.
     expected = [float(task.verify(r, t).correct) for r, t in zip(result.rows, result.retries)]
     assert reflection_reward(None, result.retry_correct) == expected
 
 
-def test_no_gradient_outside_reflection_tokens(setup):
+@pytest.fixture
+def retry_in_completion(setup):
+    """The `completion_retry` layout (reflection + masked retry turn) for one test."""
+    trainer = setup[0]
+    trainer.args.completion_retry = True
+    yield
+    trainer.args.completion_retry = False
+
+
+def test_no_gradient_outside_reflection_tokens(setup, retry_in_completion):
     trainer, _, _, seen = setup
     inputs = [{"prompt": p} for p in trainer.train_dataset["prompt"][:2] for _ in range(G)]
     out = trainer._generate_and_score_completions(inputs)
+    assert all(out["completion_mask"][i].sum() > n for i, n in enumerate(seen[-1].reflection_tokens))
     # Force non-zero advantages: with a random model all retries fail and GRPO advantages would be all zero.
     out["advantages"] = torch.linspace(-1.0, 1.0, out["completion_ids"].shape[0])
     captured = []
@@ -89,3 +100,92 @@ def test_no_gradient_outside_reflection_tokens(setup):
     # Per-token advantage (sequence advantage x loss mask) is zero on every non-reflection token.
     per_token_adv = out["advantages"][:, None] * loss_mask
     assert torch.all(per_token_adv[~loss_mask] == 0)
+
+
+def _loss_and_gradients(trainer, inputs):
+    out = trainer._generate_and_score_completions(inputs)
+    out["advantages"] = torch.linspace(-1.0, 1.0, out["completion_ids"].shape[0])
+    trainer.model.train()
+    trainer.model.zero_grad()
+    trainer.current_gradient_accumulation_steps = 1
+    loss = trainer.compute_loss(trainer.model, out)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
+    trainer.model.zero_grad()
+    return out, loss.detach(), grads
+
+
+def test_leaving_the_retry_out_of_the_completion_changes_neither_loss_nor_gradients(setup):
+    trainer, _, _, seen = setup
+    inputs = [{"prompt": p} for p in trainer.train_dataset["prompt"][:2] for _ in range(G)]
+    # In float64: the two layouts multiply matrices of different shapes, whose float32 rounding differs by up to
+    # 1e-3 of a small gradient; in float64 they agree to 1e-8 where a wrong token mask would differ by order one.
+    trainer.model.double()
+    try:
+        short, short_loss, short_grads = _loss_and_gradients(trainer, inputs)
+        short_reflections = seen[-1].reflections
+        trainer.args.completion_retry = True
+        full, full_loss, full_grads = _loss_and_gradients(trainer, inputs)
+    finally:
+        trainer.args.completion_retry = False
+        trainer.model.float()
+    assert seen[-1].reflections == short_reflections  # the same seeded rollout
+    assert full["completion_ids"].shape[1] > short["completion_ids"].shape[1]
+    assert torch.allclose(full_loss, short_loss, atol=1e-8)
+    assert short_grads.keys() == full_grads.keys() and short_grads
+    for name, grad in short_grads.items():
+        error = (grad - full_grads[name]).norm() / grad.norm().clamp(min=1e-12)
+        assert error < 1e-6, (name, float(error))
+    assert any(g.abs().sum() > 0 for g in short_grads.values())
+
+
+def test_lora_trains_only_adapter_weights_against_the_adapter_disabled_base(setup, tmp_path):
+    from peft import PeftModel
+
+    from r3_pipeline.training.train import merged
+
+    base_trainer, task, failures, _ = setup
+    model_dir = base_trainer.model.config.name_or_path
+    model, tok = load_model(model_dir)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    args = R3Config(output_dir=str(tmp_path / "r3"), use_cpu=True, report_to="none", num_generations=G,
+                    per_device_train_batch_size=2 * G, max_steps=1, beta=0.04, max_reflection_tokens=12,
+                    max_retry_tokens=8, remove_unused_columns=False, lora_r=4, lora_alpha=8)
+    trainer = R3Trainer(model, args, task, failures, tok)
+    assert isinstance(trainer.model, PeftModel) and trainer.ref_model is None  # no second copy of the weights
+    inputs = [{"prompt": p} for p in trainer.train_dataset["prompt"][:2] for _ in range(G)]
+    _, _, grads = _loss_and_gradients(trainer, inputs)
+    assert grads and all("lora_" in n for n in grads)
+    assert any(g.abs().sum() > 0 for n, g in grads.items() if "lora_B" in n)
+    with torch.no_grad():  # one plain SGD step on the adapter, as the optimizer would take
+        for n, p in trainer.model.named_parameters():
+            if n in grads:
+                p -= 1.0 * grads[n]
+    out = trainer._generate_and_score_completions(inputs)
+    # The KL reference is the base model: its log-probs are those of the model with the adapter disabled, whose
+    # weights are the untouched originals, and not the adapted policy's.
+    frozen = {n.replace("base_model.model.", "").replace(".base_layer", ""): p
+              for n, p in trainer.model.named_parameters() if "lora_" not in n}
+    assert frozen.keys() == before.keys() and all(torch.equal(before[n], p) for n, p in frozen.items())
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], dim=1)
+    mask = torch.cat([out["prompt_mask"], out["completion_mask"]], dim=1)
+    k = out["completion_ids"].shape[1]
+    with torch.no_grad():
+        policy = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, k)[0]
+        with trainer.model.disable_adapter():
+            base = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, k)[0]
+    m = out["completion_mask"].bool()
+    ref_gap = (out["ref_per_token_logps"][m] - base[m]).abs().max()
+    policy_gap = (policy[m] - base[m]).abs().max()
+    assert ref_gap < 1e-5 and policy_gap > 1e-3, (float(ref_gap), float(policy_gap))
+    # The saved model is the merged one: a plain model whose only changed weights are the adapted linear layers.
+    final = merged(trainer.model)
+    assert not isinstance(final, PeftModel)
+    after = dict(final.named_parameters())
+    assert after.keys() == before.keys()
+    changed = {n for n in before if not torch.equal(before[n], after[n])}
+    assert changed and all(n.endswith("proj.weight") for n in changed)
+    save_model(final, tok, tmp_path / "final")
+    assert not (tmp_path / "final" / "adapter_config.json").exists()
+    reloaded, _ = load_model(tmp_path / "final")
+    assert all(torch.equal(after[n], p) for n, p in reloaded.named_parameters())

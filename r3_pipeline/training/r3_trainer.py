@@ -2,9 +2,12 @@
 
 Each training prompt is a failed attempt followed by the reflection request (from the failure set). The rollout
 samples a group of reflections per prompt, lets the model retry with each reflection in context, and verifies
-the retry. The completion handed to GRPO is `reflection + retry turn`, with `env_mask` = 1 on the reflection
-tokens only: the first attempt is in the prompt and the retry tokens are attended but masked, so only the
-reflection carries advantage and gradient. The reward is the retry's binary verdict (`reflection_reward`).
+the retry. The completion handed to GRPO is the reflection alone: the first attempt is in the prompt, and the
+retry, which carries no advantage, is left out, since a causal model's log-probabilities of the reflection do not
+depend on what follows it (`completion_retry` restores the `reflection + retry turn` layout with the retry masked
+by `env_mask`; tests/test_r3_trainer.py proves loss and gradients equal). The reward is the retry's binary verdict
+(`reflection_reward`). With `lora_r` > 0 TRL trains a LoRA adapter and the KL reference is the adapter-disabled
+base model.
 """
 
 from __future__ import annotations
@@ -27,6 +30,27 @@ class R3Config(GRPOConfig):
     retry_temperature: float = field(default=0.0, metadata={"help": "Retry decoding; 0 (greedy) makes the reward a function of the reflection."})
     max_retry_tokens: int = field(default=48, metadata={"help": "Length bound of the retry."})
     generation_batch: int = field(default=64, metadata={"help": "Sequences per generate() call in the rollout."})
+    completion_retry: bool = field(default=False, metadata={"help": (
+        "Hand GRPO `reflection + retry turn` (retry masked) instead of the reflection alone. Same loss and "
+        "gradients, about twice the scoring and backward work: for comparison only.")})
+    lora_r: int = field(default=0, metadata={"help": (
+        "LoRA rank; 0 trains every weight. With LoRA (PEFT, through TRL's peft_config) only adapter weights train, "
+        "the KL reference is the base with the adapter disabled (no second model in memory), and the saved and "
+        "registered model has the adapter merged in.")})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (the update is scaled by alpha / r)."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input."})
+    lora_target_modules: str = field(default="all-linear", metadata={
+        "help": "Modules that get adapters: 'all-linear' or comma-separated names, e.g. 'q_proj,v_proj'."})
+
+    def peft_config(self):
+        """The LoRA config for TRL, or None for full fine-tuning."""
+        if self.lora_r <= 0:
+            return None
+        from peft import LoraConfig
+
+        targets = self.lora_target_modules
+        return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout, task_type="CAUSAL_LM",
+                          target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")])
 
 
 def reflection_reward(completions, retry_correct, **_) -> list[float]:
@@ -79,9 +103,9 @@ def make_r3_rollout(task: Task, rows_by_prompt: dict[str, Row], args: R3Config,
         verdicts = [task.verify(row, r.text) for row, r in zip(rows, retries)]
         completion_ids, env_mask = [], []
         for p_ids, refl, r_ids, retry in zip(prompt_ids, reflections, retry_ids, retries):
-            bridge = _bridge(tok, p_ids, refl.ids, r_ids)
-            completion_ids.append(refl.ids + bridge + retry.ids)
-            env_mask.append([1] * len(refl.ids) + [0] * (len(bridge) + len(retry.ids)))
+            masked = _bridge(tok, p_ids, refl.ids, r_ids) + retry.ids if args.completion_retry else []
+            completion_ids.append(refl.ids + masked)
+            env_mask.append([1] * len(refl.ids) + [0] * len(masked))
         success = [v.correct for v in verdicts]
         metrics = trainer._metrics["train"]
         metrics["r3/retry_success"].append(sum(success) / len(success))
@@ -119,5 +143,5 @@ class R3Trainer(GRPOTrainer):
         rows_by_prompt = {prompt_key(p): row for p, (row, _) in zip(prompts, failures)}
         dataset = Dataset.from_list([{"prompt": p} for p in prompts])
         super().__init__(model=model, reward_funcs=[reflection_reward], args=args, train_dataset=dataset,
-                         processing_class=processing_class, callbacks=callbacks,
+                         processing_class=processing_class, callbacks=callbacks, peft_config=args.peft_config(),
                          rollout_func=make_r3_rollout(task, rows_by_prompt, args, on_rollout))

@@ -103,13 +103,21 @@ def run(job: TrainJob, reporter: Reporter | None = None) -> dict:
         if resume:
             reporter.info(f"resuming from {resume}")
         out = trainer.train(resume_from_checkpoint=resume)
-        final = save_model(trainer.model, tokenizer, Path(job.output_dir) / "final")
+        final = save_model(merged(trainer.model), tokenizer, Path(job.output_dir) / "final")
         result = {"final_model": str(final), "global_step": trainer.state.global_step, "resumed_from": resume or "",
                   "train_loss": out.training_loss, "failures": len(pairs),
                   "train_seconds": out.metrics.get("train_runtime")}
         (Path(job.output_dir) / "result.json").write_text(json.dumps(result, indent=2))
         reporter.materialized(result)
     return result
+
+
+def merged(model):
+    """The model to save and register: with LoRA, the base with the adapter merged in (a plain transformers
+    model that every engine loads); otherwise the model itself."""
+    from peft import PeftModel
+
+    return model.merge_and_unload() if isinstance(model, PeftModel) else model
 
 
 def parse_job() -> TrainJob:

@@ -187,6 +187,26 @@ def train_embedded_model(task: Task, rows: list[Row], model_cfg: EmbeddedModelCo
     corpus = (_corpus_text(msgs) for msgs, _ in convs)
     tokenizer = train_tokenizer(corpus, model_cfg.vocab_size)
     model = build_embedded_model(model_cfg, tokenizer)
+    stats = warm_start(model, tokenizer, task, rows, cfg, model_cfg.max_positions, convs)
+    save_model(model, tokenizer, out_dir)
+    return {**stats, "vocab_size": len(tokenizer)}
+
+
+def adapt_pretrained(task: Task, rows: list[Row], cfg: WarmStartConfig, source: str, out_dir: str | Path) -> dict:
+    """The same warm start on a pretrained model (from a directory or hub id), saved to `out_dir`: teaches a real
+    model that cannot produce the task's answer format the format and the attempt/reflect/retry conversation."""
+    from r3_pipeline.models.loading import load_model
+
+    model, tokenizer = load_model(source, dtype="float32")
+    stats = warm_start(model, tokenizer, task, rows, cfg, model.config.max_position_embeddings)
+    save_model(model, tokenizer, out_dir)
+    return stats
+
+
+def warm_start(model, tokenizer, task: Task, rows: list[Row], cfg: WarmStartConfig, max_positions: int,
+               first_epoch: list[tuple[list[Message], list[bool]]] | None = None) -> dict:
+    """Supervised training of `model` in place on warm-start conversations of `rows`. Returns stats."""
+    convs = first_epoch or warm_start_conversations(task, rows, cfg)
     dropped = [0]
 
     def epoch(k: int) -> list[tuple[list[int], list[int]]]:
@@ -194,16 +214,14 @@ def train_embedded_model(task: Task, rows: list[Row], model_cfg: EmbeddedModelCo
         # model would otherwise memorize each fixed conversation instead of learning to follow its reflection.
         epoch_convs = convs if k == 0 else warm_start_conversations(task, rows, replace(cfg, seed=cfg.seed + k))
         examples = [tokenize_conversation(tokenizer, m, t) for m, t in epoch_convs]
-        kept = [e for e in examples if len(e[0]) <= model_cfg.max_positions]
+        kept = [e for e in examples if len(e[0]) <= max_positions]
         if k == 0:
             dropped[0] = len(examples) - len(kept)
         return kept
 
     stats = _sft(model, tokenizer.pad_token_id, epoch, cfg)
-    stats.update(parameters=sum(p.numel() for p in model.parameters()), conversations=len(convs),
-                 dropped_too_long=dropped[0], vocab_size=len(tokenizer))
-    save_model(model, tokenizer, out_dir)
-    return stats
+    return {**stats, "parameters": sum(p.numel() for p in model.parameters()), "conversations": len(convs),
+            "dropped_too_long": dropped[0]}
 
 
 def _sft(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], list[int]]]], cfg: WarmStartConfig) -> dict:
