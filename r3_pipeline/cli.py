@@ -1,11 +1,13 @@
 """The `r3` command: run the pipeline, verify outputs offline, query trajectories with SQL.
 
-    r3 run [--spec NAME]...        materialize every asset of the spec(s) on a persistent Dagster instance
+    r3 run [--spec NAME]... [--verbose]   materialize every asset of the spec(s) on a persistent Dagster instance,
+                                  with progress; Dagster's own log goes to <R3_HOME>/logs/ unless --verbose
     r3 verify TASK IN.jsonl OUT.jsonl [--max-bad SHARE] [--json]   score task rows (also BFCL's) with a `response`
     r3 sql "SELECT ..."           query the trajectory store (views: episodes, retry_success, ...)
     r3 catalog PATH               write a DuckDB file of views over the store, for the duckdb CLI
     r3 summary                    print the last run's summary
     r3 compare --spec NAME        vanilla vs bare retry vs reflection vs trained, on the same held-out tasks
+    r3 report --spec NAME [--out FILE]   the last run as one self-contained HTML page (tables, plots, reflections)
     r3 registry --spec NAME       list registered versions with aliases, scores and promotion notes
     r3 rollback --spec NAME [--to VERSION]   move `champion` back to the previous champion
     r3 bench NAME|all             benchmarks: hostile, verifiers, store, train-step, rollouts
@@ -90,6 +92,10 @@ def _dagster_home(layout: Layout) -> Path:
 
 
 def cmd_run(args) -> int:
+    from datetime import datetime
+
+    from r3_pipeline.console import terminal
+    from r3_pipeline.defs import default_specs_dir
     from r3_pipeline.defs.run import materialize_specs
     from r3_pipeline.spec import load_specs
     from r3_pipeline.summary import build_summary, format_summary
@@ -97,14 +103,22 @@ def cmd_run(args) -> int:
     layout = Layout()
     os.environ["R3_HOME"] = str(layout.home)
     _dagster_home(layout)
-    specs = [s for s in load_specs() if s.name in args.spec] if args.spec else [s for s in load_specs() if s.in_default_run]
+    known = load_specs(default_specs_dir())
+    specs = [s for s in known if s.name in args.spec] if args.spec else [s for s in known if s.in_default_run]
     if args.spec and len(specs) != len(args.spec):
-        print(f"unknown spec in {args.spec}; known: {[s.name for s in load_specs()]}", file=sys.stderr)
+        print(f"unknown spec in {args.spec}; known: {[s.name for s in known]}", file=sys.stderr)
         return 2
-    seconds, failed = materialize_specs(specs)
+    log_path = None
+    if not args.verbose:
+        log_path = layout.home / "logs" / f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
+        print(f"r3 run: Dagster's log and the training output go to {log_path} (--verbose shows them here)",
+              file=sys.stderr, flush=True)
+    with terminal(log_path, every_s=args.progress_every) as console:
+        seconds, failed = materialize_specs(specs, console=console)
     print(format_summary(build_summary(specs, layout, seconds)))
     if failed:
-        print(f"failed: {', '.join(failed)}; see `make ui` for the logs", file=sys.stderr)
+        where = f"the log {log_path} or `make ui`" if log_path else "`make ui`"
+        print(f"failed: {', '.join(failed)}; see {where} for the logs", file=sys.stderr)
         return 1
     return 0
 
@@ -191,6 +205,14 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from r3_pipeline.report import write_report
+
+    path = write_report(Layout(), args.spec, Path(args.out) if args.out else None)
+    print(path)
+    return 0
+
+
 BENCHMARKS = {"hostile": "hostile", "verifiers": "verifiers", "store": "store", "train-step": "train_step",
               "rollouts": "rollouts"}
 
@@ -214,7 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="r3", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="materialize the pipeline(s) and print the summary")
-    p.add_argument("--spec", action="append", help="spec name (repeatable; default: every spec in assets/specs with in_default_run)")
+    p.add_argument("--spec", action="append", help="spec name (repeatable; default: every spec with "
+                   "in_default_run in assets/specs, or in $R3_SPECS_DIR when set)")
+    p.add_argument("--verbose", action="store_true", help="show Dagster's debug stream and the training output "
+                   "here instead of writing them to <R3_HOME>/logs/run-*.log")
+    p.add_argument("--progress-every", type=float, default=30.0, metavar="SECONDS",
+                   help="when the output is not a terminal, a progress line per stage at most this often (default 30)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("verify", help="score a JSONL of task rows with a `response` field",
                        description=_verify_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -236,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("compare", help="print the comparison table of a spec's last evaluation")
     p.add_argument("--spec", required=True, help="spec name")
     p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("report", help="write a spec's last run as one self-contained HTML file")
+    p.add_argument("--spec", required=True, help="spec name")
+    p.add_argument("--out", help="output file (default: <R3_HOME>/specs/NAME/report.html)")
+    p.set_defaults(func=cmd_report)
     add_registry_parsers(sub)
     p = sub.add_parser("bench", help="benchmarks that print tables of figures against their peers and targets")
     p.add_argument("name", choices=[*BENCHMARKS, "all"], help="hostile: verifiers on the adversarial corpus; "

@@ -124,24 +124,52 @@ def _fmt(acc: float, ci) -> str:
     return f"{100 * acc:5.1f}% [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
 
+# One vocabulary everywhere (results, metadata keys, checks, plots, MLflow): the model R3 starts from is
+# "vanilla", the model it trains is "trained". Evaluations written before used "base"; `with_vanilla` reads them.
+VANILLA, TRAINED, VANILLA_BARE = "vanilla", "trained", "vanilla_bare_retry"
+_OLD_KEYS = {"base": VANILLA, "base_bare_retry": VANILLA_BARE}
+PLOT_LABELS = {VANILLA: "vanilla", TRAINED: "trained", VANILLA_BARE: 'vanilla,\nbare "try again"'}
+
 COMPARISON = [  # (label, result key, attempt): the paper's question is whether gains come from reflection
-    ("vanilla, first attempt", "base", "first"),
-    ('vanilla, bare "try again" retry', "base_bare_retry", "second"),
-    ("vanilla, with reflection", "base", "second"),
-    ("trained, first attempt", "trained", "first"),
-    ("trained, with reflection", "trained", "second"),
+    ("vanilla, first attempt", VANILLA, "first"),
+    ('vanilla, bare "try again" retry', VANILLA_BARE, "second"),
+    ("vanilla, with reflection", VANILLA, "second"),
+    ("trained, first attempt", TRAINED, "first"),
+    ("trained, with reflection", TRAINED, "second"),
 ]
+
+
+def with_vanilla(evaluation: dict) -> dict:
+    """An evaluation (results.json) with the model keys of today: "base"/"base_bare_retry" read as "vanilla"/
+    "vanilla_bare_retry", so evaluations written by earlier versions still print and report."""
+    out = dict(evaluation)
+    for section in ("results", "reflections", "behaviours", "models", "seconds", "chunks"):
+        if isinstance(out.get(section), dict):
+            out[section] = {_OLD_KEYS.get(k, k): v for k, v in out[section].items()}
+    return out
 
 
 def comparison_rows(evaluation: dict) -> list[tuple[str, int, float, tuple[float, float]]]:
     """(label, n, accuracy, 95% interval) for each comparison line present in an evaluation's results."""
-    res = evaluation["results"]
+    res = with_vanilla(evaluation)["results"]
     return [(label, res[key]["n"], res[key][attempt], tuple(res[key][f"{attempt}_ci"]))
             for label, key, attempt in COMPARISON if key in res]
 
 
+def comparison_table(evaluation: dict) -> str:
+    """The comparison and the paired gains as a short markdown table (the Dagster catalog shows it inline)."""
+    evaluation = with_vanilla(evaluation)
+    lines = ["| on the same held-out tasks | n | accuracy (95% CI) |", "|---|---:|---:|"]
+    lines += [f"| {label} | {n} | {_fmt(acc, ci)} |" for label, n, acc, ci in comparison_rows(evaluation)]
+    for attempt, g in evaluation.get("gains", {}).items():
+        lines.append(f"| trained minus vanilla, {attempt} attempt (paired) | {g['n']} | {_signed(g['diff'])} points "
+                     f"[{_signed(g['ci'][0])}, {_signed(g['ci'][1])}] |")
+    return "\n".join(lines)
+
+
 def comparison_markdown(evaluation: dict) -> str:
     """The comparison, the paired gains of trained over vanilla, and reflection lengths, as markdown."""
+    evaluation = with_vanilla(evaluation)
     lines = ["| on the same held-out tasks | n | accuracy (95% CI) |", "|---|---:|---:|"]
     lines += [f"| {label} | {n} | {_fmt(acc, ci)} |" for label, n, acc, ci in comparison_rows(evaluation)]
     for attempt, g in evaluation.get("gains", {}).items():
@@ -175,7 +203,7 @@ def accuracy_plot_png(results: dict[str, Accuracy], title: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    fig, ax = plt.subplots(figsize=(5.5, 3.4), dpi=100)
     names = list(results)
     for j, (label, key) in enumerate([("first attempt", "first"), ("second attempt", "second")]):
         xs = [i + (j - 0.5) * 0.38 for i in range(len(names))]
@@ -184,7 +212,7 @@ def accuracy_plot_png(results: dict[str, Accuracy], title: str) -> bytes:
         err = [[max(0.0, v - 100 * lo) for v, (lo, _) in zip(vals, cis)],
                [max(0.0, 100 * hi - v) for v, (_, hi) in zip(vals, cis)]]
         ax.bar(xs, vals, width=0.38, yerr=err, capsize=3, label=label)
-    ax.set_xticks(range(len(names)), names)
+    ax.set_xticks(range(len(names)), [PLOT_LABELS.get(n, n) for n in names], fontsize=8)
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title)
     ax.legend(fontsize=8)

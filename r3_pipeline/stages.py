@@ -15,6 +15,7 @@ from r3_pipeline import evaluation, tracking
 from r3_pipeline.layout import Layout, read_json, read_jsonl, write_json, write_jsonl
 from r3_pipeline.models.loading import fingerprint, save_model
 from r3_pipeline.models.sources import resolve_model
+from r3_pipeline.progress import Progress
 from r3_pipeline.rollout.engines import Engine, GenerationLimits, Sampling
 from r3_pipeline.rollout.episodes import BARE, REFLECTION, EpisodeConfig
 from r3_pipeline.rollout.factory import make_engine
@@ -171,8 +172,9 @@ def mine_failures(spec: Spec, layout: Layout, run_id: str) -> dict:
     t0 = time.monotonic()
     source = EpisodeSource(spec.name, "mining", base["model_id"], spec.task.name, run_id)
     chosen: list[str] = []
+    progress = Progress("mining", len(rows) * m.samples_per_task, "episodes")
     run = run_stored_episodes(task_for(spec), rows, engine_maker(base["path"], spec, chosen), cfg, store, source,
-                              m.chunk_tasks)
+                              m.chunk_tasks, on_chunk=progress.update)
     seconds = time.monotonic() - t0
     failures = failure_set(run.records, {r["task_id"]: r for r in rows}, m.keep)
     write_jsonl(layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl", failures)
@@ -259,73 +261,113 @@ def training_integrity(spec: Spec, layout: Layout) -> dict:
 
 
 def training_curves_png(spec: Spec, layout: Layout) -> bytes:
+    """The training curves as PNG, also saved as `r3_model/training_curves.png` and logged to the MLflow run
+    (`training/training_curves.png`), where the Dagster asset page shows it from."""
+    import mlflow
+
     from r3_pipeline.training.curves import curves_png, training_curves
 
     tracking.configure(layout.home, spec.name)
     run_id = read_json(layout.spec_dir(spec.name, "r3_model") / "mlflow_run.json")["run_id"]
-    return curves_png(training_curves(run_id), f"{spec.name}: R3 training")
+    png = curves_png(training_curves(run_id), f"{spec.name}: R3 training")
+    path = layout.spec_dir(spec.name, "r3_model") / "training_curves.png"
+    path.write_bytes(png)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_artifact(str(path), artifact_path="training")
+    return png
+
+
+def mlflow_run_ref(spec: Spec, layout: Layout) -> dict:
+    """The training run's MLflow experiment and run ids (the run that the evaluation and the model join)."""
+    run_id = read_json(layout.spec_dir(spec.name, "r3_model") / "mlflow_run.json")["run_id"]
+    return {"experiment_id": tracking.configure(layout.home, spec.name), "run_id": run_id}
 
 
 # -- evaluation --------------------------------------------------------------------------------------------
 
 def evaluate(spec: Spec, layout: Layout, run_id: str) -> dict:
-    """Base vs trained on the held-out test split, first and second attempt, greedy decoding; with
-    `evaluation.bare_retry`, also the base model retrying after a bare "try again" (no reflection)."""
-    import mlflow
-
+    """Vanilla vs trained on the held-out test split, first and second attempt, greedy decoding; with
+    `evaluation.bare_retry`, also the vanilla model retrying after a bare "try again" (no reflection)."""
     rows = load_split(spec, layout, "test")
     rows = rows[: spec.evaluation.num_tasks] if spec.evaluation.num_tasks else rows
     greedy = Sampling(0.0, 1.0, spec.evaluation.max_new_tokens)
     store, task = TrajectoryStore(layout.store_root), task_for(spec)
-    models = {"base": base_model_info(spec, layout), "trained": trained_model_info(spec, layout)}
-    runs = [("base", "base", REFLECTION), ("trained", "trained", REFLECTION)]
+    vanilla, trained = evaluation.VANILLA, evaluation.TRAINED
+    models = {vanilla: base_model_info(spec, layout), trained: trained_model_info(spec, layout)}
+    runs = [(vanilla, vanilla, REFLECTION), (trained, trained, REFLECTION)]
     if spec.evaluation.bare_retry:
-        runs.append(("base_bare_retry", "base", BARE))
+        runs.append((evaluation.VANILLA_BARE, vanilla, BARE))
     records, timing, chunks = {}, {}, {}
-    for label, model, mode in runs:
+    progress = Progress("evaluation", len(runs) * len(rows), "episodes")
+    for i, (label, model, mode) in enumerate(runs):
         info = models[model]
-        path = info["path"] if model == "base" else info["final_model"]
+        path = info["path"] if model == vanilla else info["final_model"]
         cfg = EpisodeConfig(attempt=greedy, reflection=greedy, retry=greedy, retry_mode=mode)
         t0 = time.monotonic()
         source = EpisodeSource(spec.name, "evaluation", info["model_id"], spec.task.name, run_id)
         chosen: list[str] = []
         run = run_stored_episodes(task, rows, engine_maker(path, spec, chosen), cfg, store, source,
-                                  spec.evaluation.chunk_tasks)
+                                  spec.evaluation.chunk_tasks,
+                                  on_chunk=lambda n, i=i, label=label: progress.update(i * len(rows) + n, model=label))
         timing[label] = round(time.monotonic() - t0, 1)
         chunks[label] = {"generated": run.chunks_generated, "reused": run.chunks_reused,
                          "truncated_prompts": truncated_prompts(run.records), "engine": engine_used(chosen)}
         records[label] = run.records
     results = {label: evaluation.accuracy(recs) for label, recs in records.items()}
-    gains = {attempt: evaluation.paired_difference(records["base"], records["trained"], attempt).as_dict()
+    gains = {attempt: evaluation.paired_difference(records[vanilla], records[trained], attempt).as_dict()
              for attempt in ("first", "second")}
-    reflections = {label: evaluation.reflection_summary(records[label]) for label in ("base", "trained")}
-    behaviours = {label: evaluation.behaviour_summary(records[label]) for label in ("base", "trained")}
-    tracking.configure(layout.home, spec.name)
-    with mlflow.start_run(run_id=models["trained"]["mlflow_run_id"]):
-        for label, acc in results.items():
-            mlflow.log_metrics({f"eval_{label}_first_attempt": acc.first, f"eval_{label}_second_attempt": acc.second})
+    reflections = {label: evaluation.reflection_summary(records[label]) for label in (vanilla, trained)}
+    behaviours = {label: evaluation.behaviour_summary(records[label]) for label in (vanilla, trained)}
     out = {"spec": spec.name, "task": spec.task.name, "n": len(rows), "seconds": timing, "chunks": chunks,
            "models": {k: v["model_id"] for k, v in models.items()},
            "results": {k: v.as_dict() for k, v in results.items()}, "gains": gains, "reflections": reflections,
            "behaviours": behaviours,
-           "reflection_examples": evaluation.reflection_examples(records["base"], records["trained"])}
-    write_json(layout.spec_dir(spec.name, "evaluation") / "results.json", out)
-    return {**out, "table": evaluation.comparison_markdown(out),
-            "plot_png": evaluation.accuracy_plot_png(results, f"{spec.name}: held-out accuracy")}
+           "reflection_examples": evaluation.reflection_examples(records[vanilla], records[trained]),
+           "reflection_lengths": {label: [r["reflection_tokens"] for r in records[label] if r.get("reflection") is not None]
+                                  for label in (vanilla, trained)}}
+    out_dir = layout.spec_dir(spec.name, "evaluation")
+    write_json(out_dir / "results.json", out)
+    plot = evaluation.accuracy_plot_png(results, f"{spec.name}: held-out accuracy")
+    (out_dir / "accuracy.png").write_bytes(plot)
+    tracking.configure(layout.home, spec.name)
+    tracking.log_evaluation(models[trained]["mlflow_run_id"], out, out_dir / "accuracy.png")
+    return {**out, "table": evaluation.comparison_markdown(out), "plot_png": plot}
+
+
+def read_evaluation(spec: Spec, layout: Layout) -> dict:
+    """The spec's last evaluation (results.json), in today's vanilla/trained vocabulary."""
+    return evaluation.with_vanilla(read_json(layout.spec_dir(spec.name, "evaluation") / "results.json"))
 
 
 # -- registry ----------------------------------------------------------------------------------------------
 
 def register(spec: Spec, layout: Layout) -> dict:
-    evaluated = read_json(layout.spec_dir(spec.name, "evaluation") / "results.json")
-    results, gain_low = evaluated["results"], evaluated["gains"]["second"]["ci"][0]
+    evaluated = read_evaluation(spec, layout)
+    results, gain = evaluated["results"], evaluated["gains"]["second"]
     trained = trained_model_info(spec, layout)
-    tracking.configure(layout.home, spec.name)
+    experiment = tracking.configure(layout.home, spec.name)
     version = tracking.log_model_version(Path(trained["final_model"]), spec.registered_name, trained["mlflow_run_id"])
-    promo = tracking.promote(spec.registered_name, version, results["trained"]["second"], results["base"]["second"],
-                             gain_low)
+    promo = tracking.promote(spec.registered_name, version, results["trained"]["second"],
+                             results["vanilla"]["second"], gain["ci"][0])
+    tracking.describe(spec.registered_name, promo.version, _model_description(spec),
+                      _version_description(evaluated, promo))
     info = {"registered_name": spec.registered_name, "version": promo.version, "alias": promo.alias,
             "reason": promo.reason, "previous_champion": promo.previous_champion,
-            "model_uri": f"models:/{spec.registered_name}/{promo.version}", "mlflow_run_id": trained["mlflow_run_id"]}
+            "model_uri": f"models:/{spec.registered_name}/{promo.version}", "mlflow_run_id": trained["mlflow_run_id"],
+            "mlflow_experiment_id": experiment}
     write_json(layout.spec_dir(spec.name) / "registry.json", info)
     return info
+
+
+def _model_description(spec: Spec) -> str:
+    return (f"Models trained by R3 (Reflect, Retry, Reward) for spec `{spec.name}` on the {spec.task.name} task. "
+            f"{spec.description} Alias `champion`: the version that beat the previous champion on held-out "
+            "second-attempt accuracy with a paired gain above noise; `challenger`: the latest that did not.")
+
+
+def _version_description(evaluated: dict, promo) -> str:
+    res, gain = evaluated["results"], evaluated["gains"]["second"]
+    return (f"R3-trained from {evaluated['models'].get('vanilla', '?')}. Held-out second-attempt accuracy on "
+            f"{evaluated['n']} tasks: vanilla {100 * res['vanilla']['second']:.1f}% -> trained "
+            f"{100 * res['trained']['second']:.1f}% ({100 * gain['diff']:+.1f} points, paired 95% CI "
+            f"[{100 * gain['ci'][0]:+.1f}, {100 * gain['ci'][1]:+.1f}]). Alias {promo.alias}: {promo.reason}.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from r3_pipeline.evaluation import comparison_rows
+from r3_pipeline.evaluation import comparison_rows, with_vanilla
 from r3_pipeline.layout import Layout, read_json, write_json
 from r3_pipeline.spec import Spec
 
@@ -19,7 +19,7 @@ def build_summary(specs: list[Spec], layout: Layout, step_seconds: dict[str, dic
         reg_path = layout.spec_dir(spec.name) / "registry.json"
         if not eval_path.exists():
             continue
-        ev = read_json(eval_path)
+        ev = with_vanilla(read_json(eval_path))
         out["specs"][spec.name] = {
             "task": ev["task"], "n_test": ev["n"], "results": ev["results"], "models": ev["models"],
             "gains": ev.get("gains", {}), "reflections": ev.get("reflections", {}),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import math
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -33,6 +34,21 @@ PREVIOUS_TAG = "previous_champion"
 DECISION_TAG = "promotion_alias"  # written last: its presence means the promotion decision is complete
 ROLLBACK_TAG = "rollback_reason"
 RESTORED_TAG = "rolled_back_from"
+
+
+MLFLOW_UI_ENV = "R3_MLFLOW_UI"  # where `make mlflow-ui` serves the store, for links from Dagster and reports
+
+
+def ui_base() -> str:
+    return os.environ.get(MLFLOW_UI_ENV, "http://localhost:5000").rstrip("/")
+
+
+def run_url(experiment_id: str, run_id: str) -> str:
+    return f"{ui_base()}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def model_version_url(registered_name: str, version: str) -> str:
+    return f"{ui_base()}/#/models/{registered_name}/versions/{version}"
 
 
 def tracking_uri(home: Path) -> str:
@@ -245,3 +261,23 @@ def _alias_version(client: MlflowClient, name: str, alias: str):
         return client.get_model_version_by_alias(name, alias)
     except mlflow.exceptions.MlflowException:
         return None
+
+
+def log_evaluation(run_id: str, evaluated: dict, plot_png: Path) -> None:
+    """The held-out evaluation on the training run, in forms MLflow compares: one table (`evaluation.json`, one row
+    per model and attempt), one bar chart of all of them on one scale, and a metric per model and attempt."""
+    rows = [{"model": model, "attempt": attempt, "accuracy": res[attempt], "ci_low": res[f"{attempt}_ci"][0],
+             "ci_high": res[f"{attempt}_ci"][1], "n": res["n"]}
+            for model, res in evaluated["results"].items() for attempt in ("first", "second")]
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_table({k: [r[k] for r in rows] for k in rows[0]}, artifact_file="evaluation.json")
+        mlflow.log_artifact(str(plot_png), artifact_path="evaluation")
+        for r in rows:
+            mlflow.log_metric(f"eval_{r['model']}_{r['attempt']}_attempt", r["accuracy"])
+
+
+def describe(registered_name: str, version: str, model_text: str, version_text: str) -> None:
+    """Descriptions on the registered model and on one version, as the MLflow registry pages show them."""
+    client = MlflowClient()
+    client.update_registered_model(registered_name, description=model_text)
+    client.update_model_version(registered_name, str(version), description=version_text)

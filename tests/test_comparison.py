@@ -47,20 +47,27 @@ def test_behaviour_summary_gives_each_behaviours_share_and_retry_success():
     summary = evaluation.behaviour_summary(records)
     assert summary == {"guess": {"reflections": 3, "share": 0.75, "retry_success": pytest.approx(1 / 3)},
                        "search": {"reflections": 1, "share": 0.25, "retry_success": 1.0}}
-    table = evaluation.comparison_markdown({"results": {}, "behaviours": {"base": summary, "trained": {
+    table = evaluation.comparison_markdown({"results": {}, "behaviours": {"vanilla": summary, "trained": {
         "search": {"reflections": 4, "share": 1.0, "retry_success": 0.5}}}})
     assert "| guess | 75.0%, 33.3% | - |" in table and "| search | 25.0%, 100.0% | 100.0%, 50.0% |" in table
 
 
-def test_comparison_lists_the_five_lines_in_order():
-    acc = lambda first, second: {"n": 10, "first": first, "second": second, "first_ci": [0, 1], "second_ci": [0, 1]}  # noqa: E731
-    ev = {"results": {"base": acc(0.1, 0.3), "trained": acc(0.1, 0.5), "base_bare_retry": acc(0.1, 0.2)},
+def _acc(first, second):
+    return {"n": 10, "first": first, "second": second, "first_ci": [0, 1], "second_ci": [0, 1]}
+
+
+@pytest.mark.parametrize("vanilla,bare", [("vanilla", "vanilla_bare_retry"), ("base", "base_bare_retry")])
+def test_comparison_lists_the_five_lines_in_order(vanilla, bare):
+    """Evaluations written before the vanilla/trained vocabulary ("base") read the same."""
+    ev = {"results": {vanilla: _acc(0.1, 0.3), "trained": _acc(0.1, 0.5), bare: _acc(0.1, 0.2)},
           "gains": {"second": {"n": 10, "diff": 0.2, "ci": [0.05, 0.35]}}}
     rows = evaluation.comparison_rows(ev)
     assert [(label, a) for label, _, a, _ in rows] == [
         ("vanilla, first attempt", 0.1), ('vanilla, bare "try again" retry', 0.2), ("vanilla, with reflection", 0.3),
         ("trained, first attempt", 0.1), ("trained, with reflection", 0.5)]
     assert "+20.0 points, 95% CI [+5.0, +35.0]" in evaluation.comparison_markdown(ev)
+    table = evaluation.comparison_table(ev)
+    assert len(table) < 1000 and "| trained minus vanilla, second attempt (paired) | 10 | +20.0 points [+5.0, +35.0] |" in table
 
 
 def test_bare_retry_conversation_has_no_reflection_turn():

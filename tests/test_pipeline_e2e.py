@@ -27,7 +27,7 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, regis
         assert checks["r3_integrity"]
         events = {e.asset_key.path[-1]: e for e in result.get_asset_materialization_events()}
         materialized = set(events)
-        curves = events["r3_model"].materialization.metadata["training_curves"].value
+        curves = events["r3_model"].materialization.metadata["training_curves_embedded"].value
         assert curves.startswith("![plot](data:image/png;base64,")
         assert materialized == {"tasks", "base_model", "baseline", "r3_model", "evaluation", "registered_model"}
         # The run is in the persistent instance, as the UI would show it.
@@ -42,9 +42,9 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, regis
                            "WHERE spec = ? AND stage = 'evaluation' GROUP BY 1", [name])[1])
     assert set(modes) == {"reflection", "bare"} and modes["bare"] == 0  # the control never reflects
     ev = read_json(layout.spec_dir(name, "evaluation") / "results.json")
-    assert ev["results"]["base_bare_retry"]["first"] == ev["results"]["base"]["first"]  # same greedy first attempt
+    assert ev["results"]["vanilla_bare_retry"]["first"] == ev["results"]["vanilla"]["first"]  # same greedy first attempt
     assert ev["gains"]["second"]["n"] == 24
-    assert ev["gains"]["second"]["diff"] == ev["results"]["trained"]["second"] - ev["results"]["base"]["second"]
+    assert ev["gains"]["second"]["diff"] == ev["results"]["trained"]["second"] - ev["results"]["vanilla"]["second"]
     assert by_stage["training"] == 3 * 8  # 3 steps x 8 sequences
     # Training rollouts reward exactly the retry's verdict, and every one has a reflection.
     mismatched = store.sql("SELECT count(*) FROM episodes WHERE stage = 'training' AND "

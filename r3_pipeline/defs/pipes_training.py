@@ -1,11 +1,15 @@
 """The training process as Dagster launches it: `r3_pipeline.training.train.run` with progress and the final
-result reported through Dagster Pipes, so the r3_model asset shows step metrics in its logs and the result as
-materialization metadata."""
+result reported through Dagster Pipes, so the r3_model asset's run shows the training step, reward and retry
+success in its event log as training goes, and the result as materialization metadata."""
 
 import dagster_pipes
 
+from r3_pipeline.progress import Throttle, reporting_to, throttled
 from r3_pipeline.training.reporting import Reporter
 from r3_pipeline.training.train import parse_job, run
+
+# Training steps are slow and few: a line every 5% of the steps, or every 10 s, whichever comes first.
+TRAINING_LOG_RATE = Throttle(every_fraction=0.05, every_s=10)
 
 
 class PipesReporter(Reporter):
@@ -22,7 +26,9 @@ class PipesReporter(Reporter):
 def main() -> None:
     job = parse_job()
     with dagster_pipes.open_dagster_pipes() as pipes:
-        run(job, PipesReporter(pipes))
+        reporter = PipesReporter(pipes)
+        with reporting_to(throttled(lambda update: reporter.info(update.message()), TRAINING_LOG_RATE)):
+            run(job, reporter)
 
 
 if __name__ == "__main__":

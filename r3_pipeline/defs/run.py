@@ -1,30 +1,51 @@
 """Materialize spec pipelines on the persistent Dagster instance (what `r3 run` and `make run` do), so every run
 shows up in `make ui` afterwards with its logs, metadata and checks.
 
+Runs execute in this process (in-process executor, as `execute_in_process` would) but are created the way the
+UI creates them: with the origin of the job in the workspace's code location (`workspace.yaml`). Without it
+Dagster files a run under no code location, and the job's Runs tab and the Overview timeline leave it out.
+Dagster has no public call for "execute in process with this origin", so `execute` creates the run with
+`instance.create_run_for_job(remote_job_origin=...)` and executes it with `execute_run`, both of Dagster's
+execution API (pinned version; tests/test_run_progress.py checks the runs carry the origin).
+
 A run killed with SIGKILL never records its end: it stays STARTED and keeps its slot in the `training` pool,
 which would block every later training run. Runs started here carry the host and pid of their process, so
 the next run can tell a dead one from one still going, mark it failed and free its slots.
 """
 
+from __future__ import annotations
+
 import os
 import socket
+from contextlib import ExitStack
+from pathlib import Path
 
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, Definitions, ExecuteInProcessResult, RunsFilter
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, Definitions, RunsFilter
+from dagster._core.definitions.job_base import InMemoryJob
+from dagster._core.execution.api import create_execution_plan, execute_run
+from dagster._core.execution.job_execution_result import JobExecutionResult
+from dagster._core.remote_origin import RemoteJobOrigin, RemoteRepositoryOrigin
+from dagster._core.workspace.load import location_origins_from_yaml_paths
 
+from r3_pipeline.console import Console
 from r3_pipeline.defs import build_definitions
+from r3_pipeline.progress import reporting_to
 from r3_pipeline.spec import Spec
 
 HOST_TAG, PID_TAG = "r3/host", "r3/pid"
+WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
+REPOSITORY = "__repository__"  # the name Dagster gives the repository of a Definitions object
 _UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 
-def materialize_specs(specs: list[Spec]) -> tuple[dict[str, dict[str, float]], list[str]]:
-    """Run each spec's job in turn; returns seconds per asset by spec, and the names of failed specs."""
+def materialize_specs(specs: list[Spec], console: Console | None = None) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Run each spec's job in turn, showing its progress on `console`; returns seconds per asset by spec, and the
+    names of failed specs."""
     defs = build_definitions()
     seconds, failed = {}, []
     with DagsterInstance.get() as instance:
         for spec in specs:
-            result = execute(defs, instance, spec.name)
+            result = execute(defs, instance, spec.name, console=console)
             if not result.success:
                 failed.append(f"{spec.name} (run {result.run_id})")
                 continue
@@ -33,14 +54,37 @@ def materialize_specs(specs: list[Spec]) -> tuple[dict[str, dict[str, float]], l
     return seconds, failed
 
 
+def job_origin(job_name: str, workspace: Path = WORKSPACE) -> RemoteJobOrigin | None:
+    """The origin the Dagster UI gives `job_name`: the first code location of the workspace file; None without one."""
+    if not workspace.exists():
+        return None
+    origins = location_origins_from_yaml_paths([str(workspace)])
+    return RemoteRepositoryOrigin(origins[0], REPOSITORY).get_job_origin(job_name) if origins else None
+
+
 def execute(defs: Definitions, instance: DagsterInstance, spec: str, assets: list[str] | None = None,
-            run_config: dict | None = None) -> ExecuteInProcessResult:
-    """Materialize `assets` of a spec (default: all) in this process, after reclaiming runs whose process died."""
+            run_config: dict | None = None, console: Console | None = None) -> JobExecutionResult:
+    """Materialize `assets` of a spec (default: all) in this process, after reclaiming runs whose process died;
+    with a `console`, show the run's progress on it as it goes."""
+    from dagster._core.utils import make_new_run_id
+
     reclaim_dead_runs(instance)
-    selection = [AssetKey([spec, a]) for a in assets] if assets else None
-    return defs.resolve_job_def(f"{spec}_pipeline").execute_in_process(
-        instance=instance, raise_on_error=False, asset_selection=selection, run_config=run_config,
+    job_def = defs.resolve_job_def(f"{spec}_pipeline")
+    selection = frozenset(AssetKey([spec, a]) for a in assets) if assets else None
+    in_process = job_def.as_ephemeral_job(resource_defs={}, input_values={})  # the in-process executor
+    selected = in_process.get_subset(asset_selection=selection) if selection else in_process
+    plan = create_execution_plan(InMemoryJob(selected), run_config=run_config or {}, instance_ref=instance.get_ref())
+    run = instance.create_run_for_job(
+        job_def=selected, execution_plan=plan, run_id=make_new_run_id(), run_config=run_config or {},
+        asset_selection=selection, remote_job_origin=job_origin(job_def.name),
         tags={HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())})
+    with ExitStack() as stack:
+        if console is not None:
+            from r3_pipeline.defs.watch import RunWatcher
+
+            stack.enter_context(RunWatcher(instance, run.run_id, console))
+            stack.enter_context(reporting_to(console))
+        return execute_run(InMemoryJob(in_process), run, instance)
 
 
 def reclaim_dead_runs(instance: DagsterInstance) -> list[str]:

@@ -37,8 +37,10 @@ class StoredEpisodes:
 
 
 def run_stored_episodes(task: Task, rows: list[Row], make_engine: Callable[[], Engine], cfg: EpisodeConfig,
-                        store: TrajectoryStore, source: EpisodeSource, chunk_tasks: int = 64) -> StoredEpisodes:
-    """Store records for `rows` (samples_per_task each), reusing chunks a previous run already stored.
+                        store: TrajectoryStore, source: EpisodeSource, chunk_tasks: int = 64,
+                        on_chunk: Callable[[int], None] | None = None) -> StoredEpisodes:
+    """Store records for `rows` (samples_per_task each), reusing chunks a previous run already stored;
+    `on_chunk` hears the number of episodes done after each chunk (progress).
 
     `make_engine` is called only when some chunk is missing, so a fully stored run loads no model. The engine
     made here is closed here (its `close()`, when it has one), so the next model's engine finds its memory free.
@@ -66,6 +68,8 @@ def run_stored_episodes(task: Task, rows: list[Row], make_engine: Callable[[], E
             else:
                 reused += 1
             records.extend(stored)
+            if on_chunk:
+                on_chunk(len(records))
     finally:
         close = getattr(engine, "close", None)
         if close is not None:

@@ -1,7 +1,8 @@
-"""Progress reporting from the training process: metrics to MLflow always, and messages to a `Reporter`.
+"""Progress reporting from the training process: metrics to MLflow always, step progress to the progress sinks
+(`r3_pipeline.progress`), and messages to a `Reporter`.
 
-The base Reporter logs; the Dagster layer passes one that speaks Dagster Pipes
-(`r3_pipeline.defs.pipes_training`), so the library never imports Dagster.
+The base Reporter logs; the Dagster layer passes one that speaks Dagster Pipes and installs a progress sink
+that does (`r3_pipeline.defs.pipes_training`), so the library never imports Dagster.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import logging
 
 import mlflow
 from transformers import TrainerCallback
+
+from r3_pipeline.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +28,22 @@ class Reporter:
 
 
 class MetricsCallback(TrainerCallback):
-    """Forward every trainer log (loss, reward, KL, retry success, reflection length) to MLflow and the reporter."""
+    """Forward every trainer log (loss, reward, KL, retry success, reflection length) to MLflow, and the step
+    with reward, retry success and reflection length to progress."""
 
     def __init__(self, reporter: Reporter):
         self.reporter = reporter
+        self.progress: Progress | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.progress = Progress("R3 training", state.max_steps, "steps", start=state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         numeric = {k.replace("/", "_"): float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))}
         if numeric and state.is_world_process_zero:
             mlflow.log_metrics(numeric, step=state.global_step)
-            keys = ("reward", "r3_retry_success", "r3_reflection_tokens", "loss", "kl")
-            shown = ", ".join(f"{k}={numeric[k]:.4g}" for k in keys if k in numeric)
-            self.reporter.info(f"step {state.global_step}/{state.max_steps}: {shown}")
+            if self.progress is None:
+                self.progress = Progress("R3 training", state.max_steps, "steps")
+            shown = {"reward": "reward", "r3_retry_success": "retry_success",
+                     "r3_reflection_tokens": "reflection_tokens", "loss": "loss"}
+            self.progress.update(state.global_step, **{v: numeric[k] for k, v in shown.items() if k in numeric})

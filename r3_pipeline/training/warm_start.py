@@ -28,6 +28,7 @@ import torch
 from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
 from r3_pipeline.models.loading import save_model
 from r3_pipeline.models.tokenizer import train_tokenizer
+from r3_pipeline.progress import Progress
 from r3_pipeline.tasks.base import Message, Row, Task
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,7 @@ def _sft_steps(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], 
     budget_s = cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
     est_steps = cfg.max_steps  # with a wall-clock cap, refined after the first steps from the measured speed
     batches: list[list[tuple[list[int], list[int]]]] = []
+    progress = Progress("warm start", cfg.max_steps, "steps")
     while step < cfg.max_steps and time.monotonic() - start < budget_s:
         if not batches:
             examples = epoch(epochs)
@@ -265,8 +267,8 @@ def _sft_steps(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], 
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
         step += 1
-        if step % 100 == 0:
-            log.info("warm start step %d loss %.4f", step, sum(losses[-100:]) / 100)
+        recent = losses[-20:]
+        progress.update(step, loss=sum(recent) / len(recent))
     tail = losses[-50:] or [float("nan")]
     model.eval()
     return {"steps": step, "epochs": epochs, "seconds": round(time.monotonic() - start, 1),
