@@ -156,11 +156,15 @@ def comparison_rows(evaluation: dict) -> list[tuple[str, int, float, tuple[float
             for label, key, attempt in COMPARISON if key in res]
 
 
+def _accuracy_lines(evaluation: dict) -> list[str]:
+    return ["| on the same held-out tasks | n | accuracy (95% CI) |", "|---|---:|---:|",
+            *(f"| {label} | {n} | {_fmt(acc, ci)} |" for label, n, acc, ci in comparison_rows(evaluation))]
+
+
 def comparison_table(evaluation: dict) -> str:
     """The comparison and the paired gains as a short markdown table (the Dagster catalog shows it inline)."""
     evaluation = with_vanilla(evaluation)
-    lines = ["| on the same held-out tasks | n | accuracy (95% CI) |", "|---|---:|---:|"]
-    lines += [f"| {label} | {n} | {_fmt(acc, ci)} |" for label, n, acc, ci in comparison_rows(evaluation)]
+    lines = _accuracy_lines(evaluation)
     for attempt, g in evaluation.get("gains", {}).items():
         lines.append(f"| trained minus vanilla, {attempt} attempt (paired) | {g['n']} | {_signed(g['diff'])} points "
                      f"[{_signed(g['ci'][0])}, {_signed(g['ci'][1])}] |")
@@ -170,8 +174,7 @@ def comparison_table(evaluation: dict) -> str:
 def comparison_markdown(evaluation: dict) -> str:
     """The comparison, the paired gains of trained over vanilla, and reflection lengths, as markdown."""
     evaluation = with_vanilla(evaluation)
-    lines = ["| on the same held-out tasks | n | accuracy (95% CI) |", "|---|---:|---:|"]
-    lines += [f"| {label} | {n} | {_fmt(acc, ci)} |" for label, n, acc, ci in comparison_rows(evaluation)]
+    lines = _accuracy_lines(evaluation)
     for attempt, g in evaluation.get("gains", {}).items():
         lines.append(f"\nTrained minus vanilla, {attempt} attempt (paired): {_signed(g['diff'])} points, "
                      f"95% CI [{_signed(g['ci'][0])}, {_signed(g['ci'][1])}]")
@@ -196,8 +199,6 @@ def _signed(x: float) -> str:
 
 def accuracy_plot_png(results: dict[str, Accuracy], title: str) -> bytes:
     """Bar chart of first/second-attempt accuracy with interval whiskers, as PNG bytes."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -216,6 +217,15 @@ def accuracy_plot_png(results: dict[str, Accuracy], title: str) -> bytes:
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    return png_bytes(fig)
+
+
+def png_bytes(fig) -> bytes:
+    """A finished matplotlib figure as PNG bytes (the figure is closed)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -1,7 +1,8 @@
 """Where everything lives on disk under one home folder (R3_HOME, default `.r3` in the working directory).
 
     <home>/specs/<spec>/tasks/{train,test,rejected}.jsonl   prepared task rows
-    <home>/specs/<spec>/base_model/                         warm-started embedded model (or source.txt)
+    <home>/specs/<spec>/base_model/                         info.json; model/ when warm-started or adapted
+    <home>/models/<gguf name>-<fingerprint>/                GGUF weights converted to safetensors, shared by specs
     <home>/specs/<spec>/baseline/failure_set.jsonl          mined failures
     <home>/specs/<spec>/r3_model/{job.json,checkpoints,final}
     <home>/specs/<spec>/evaluation/results.json

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,11 +49,7 @@ def reflection_histogram_png(lengths: dict[str, list[int]], title: str) -> bytes
     ax.set_ylabel("reflections")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return evaluation.png_bytes(fig)
 
 
 def _reflection_lengths(ev: dict, layout: Layout, spec: str) -> dict[str, list[int]]:

