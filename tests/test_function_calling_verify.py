@@ -80,6 +80,16 @@ def test_call_without_arguments_key_means_no_arguments():
 def test_stray_open_tag_does_not_leak_into_block():
     assert extract_blocks("<tool_call> junk <tool_call>[1]</tool_call>") == ["[1]"]
     assert extract_blocks("<tool_call>[1]") == []
+    gold = [{"name": "get_unread", "arguments": {}}]
+    assert reason(gold, '<tool_call> junk <tool_call>{"name": "get_unread"}</tool_call>') == "correct"
+
+
+@pytest.mark.parametrize("value", ["<tool_call>", "</tool_call>", "a <tool_call>b</tool_call> c"])
+def test_tags_inside_argument_strings_are_argument_text(value):
+    call = {"name": "f", "arguments": {"note": value}}
+    assert reason([call], answer([call])) == "correct"
+    other = {"name": "f", "arguments": {"note": value + "x"}}
+    assert reason([call], answer([other])) == "wrong_value:note"
 
 
 # -- value rules ------------------------------------------------------------------------------------------------

@@ -204,7 +204,9 @@ def _fc_tags() -> list[Case]:
         _fc("tags", "unclosed", f"<tool_call>{good}", "unparseable"),
         _fc("tags", "close_only", f"{good}</tool_call>", "unparseable"),
         _fc("tags", "nested", f"<tool_call>{tool_block(good)}</tool_call>", correct=True),
-        _fc("tags", "close_tag_in_string", weather_call('"city": "</tool_call>", "days": 3'), "unparseable"),
+        # A tag inside a JSON string is argument text: the call parses, with the wrong city.
+        _fc("tags", "close_tag_in_string", weather_call('"city": "</tool_call>", "days": 3'), "wrong_value:city"),
+        _fc("tags", "open_tag_in_string", weather_call('"city": "<tool_call>", "days": 3'), "wrong_value:city"),
         _fc("tags", "open_tags_1800", "<tool_call>" * 1800, "unparseable"),
         _fc("tags", "open_tags_then_block", "<tool_call>" * 1700 + tool_block(good), correct=True),
         _fc("tags", "close_tags_1600", "</tool_call>" * 1600, "unparseable"),

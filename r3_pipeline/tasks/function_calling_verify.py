@@ -218,10 +218,39 @@ def _parse_calls(response: str) -> list[Call]:
     blocks = extract_blocks(response)
     if not blocks:
         return _as_calls(loads_strict(_strip_fence(response)), allow_object=True)
-    calls: list[Call] = []
-    for block in blocks:
-        calls.extend(_as_calls(loads_strict(block), allow_object=True))
-    return calls
+    try:
+        return _calls_of(blocks)
+    except JsonRejected:
+        # A tag inside a JSON string (an argument value "<tool_call>") cuts the block short; read it again
+        # with each block's extent taken from the JSON value after its opening tag.
+        spanned = _json_blocks(response)
+        if spanned is None:
+            raise
+        return _calls_of(spanned)
+
+
+def _calls_of(blocks: list[str]) -> list[Call]:
+    return [call for block in blocks for call in _as_calls(loads_strict(block), allow_object=True)]
+
+
+def _json_blocks(response: str) -> list[str] | None:
+    """The blocks when each opening tag is followed by one JSON value and then the closing tag (the value may
+    contain either tag inside a string); None when the response is not of that form. The stdlib decoder only
+    finds where each value ends; `loads_strict` still reads it."""
+    decoder, blocks, pos = json.JSONDecoder(), [], 0
+    try:
+        while (start := response.find(OPEN_TAG, pos)) >= 0:
+            begin = start + len(OPEN_TAG)
+            value_start = len(response) - len(response[begin:].lstrip())
+            _, end = decoder.raw_decode(response, value_start)
+            close = response.find(CLOSE_TAG, end)
+            if close < 0 or response[end:close].strip():
+                return None
+            blocks.append(response[begin:close])
+            pos = close + len(CLOSE_TAG)
+    except (ValueError, RecursionError):
+        return None
+    return blocks or None
 
 
 def _strip_fence(text: str) -> str:
