@@ -110,7 +110,7 @@ def cmd_run(args) -> int:
         return 2
     log_path = None
     if not args.verbose:
-        log_path = layout.home / "logs" / f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
+        log_path = layout.logs_dir / f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
         print(f"r3 run: Dagster's log and the training output go to {log_path} (--verbose shows them here)",
               file=sys.stderr, flush=True)
     with terminal(log_path, every_s=args.progress_every) as console:
@@ -196,7 +196,7 @@ def cmd_summary(args) -> int:
 def cmd_compare(args) -> int:
     from r3_pipeline.evaluation import comparison_markdown
 
-    path = Layout().spec_dir(args.spec, "evaluation") / "results.json"
+    path = Layout().spec(args.spec).evaluation_results
     if not path.exists():
         print(f"no evaluation of spec {args.spec!r} yet at {path}; materialize its evaluation asset first",
               file=sys.stderr)

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from r3_pipeline.rollout.engines import Engine, Generation, Sampling
+from r3_pipeline.rollout.sampling import Sampling
 from r3_pipeline.store import episode_id
 from r3_pipeline.tasks.base import Message, Row, Task, Verdict
+
+if TYPE_CHECKING:  # the engines import torch; episodes only call them
+    from r3_pipeline.rollout.engines import Engine, Generation
 
 
 REFLECTION, BARE = "reflection", "bare"

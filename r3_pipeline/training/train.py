@@ -8,9 +8,7 @@ reporter that speaks Dagster Pipes. A re-launch with the same output directory r
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,41 +16,20 @@ import mlflow
 import torch
 from transformers.trainer_utils import get_last_checkpoint
 
+from r3_pipeline.layout import TrainingOutputs, read_jsonl, write_json
 from r3_pipeline.models.loading import load_model, save_model
 from r3_pipeline.rollout.episodes import first_turn, render
 from r3_pipeline.store import TrajectoryStore, episode_id
 from r3_pipeline.tasks import make_task
-from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, RolloutResult
+from r3_pipeline.training.job import TrainJob
+from r3_pipeline.training.r3_config import R3Config
+from r3_pipeline.training.r3_trainer import R3Trainer, RolloutResult
 from r3_pipeline.training.reporting import MetricsCallback, Reporter
-
-
-@dataclass
-class TrainJob:
-    task: str
-    task_config: dict
-    model_path: str
-    failures_path: str  # JSONL of {"row": {...}, "failed_attempt": "..."}
-    output_dir: str
-    r3: dict = field(default_factory=dict)  # R3Config fields
-    mlflow_uri: str = ""
-    mlflow_run_id: str = ""
-    store_root: str = ""
-    spec: str = ""
-    run_id: str = ""
-    model_id: str = "base"
-
-    def write(self, path: Path) -> Path:
-        path.write_text(json.dumps(asdict(self), indent=2))
-        return path
-
-    @classmethod
-    def read(cls, path: Path) -> "TrainJob":
-        return cls(**json.loads(Path(path).read_text()))
 
 
 def r3_args(job: TrainJob) -> R3Config:
     cpu = not torch.cuda.is_available()
-    defaults = dict(output_dir=str(Path(job.output_dir) / "checkpoints"), report_to="none", logging_steps=1,
+    defaults = dict(output_dir=str(TrainingOutputs(Path(job.output_dir)).checkpoints), report_to="none", logging_steps=1,
                     save_strategy="steps", save_total_limit=2, use_cpu=cpu, bf16=not cpu, remove_unused_columns=False)
     return R3Config(**{**defaults, **job.r3})
 
@@ -88,7 +65,7 @@ def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):
 def run(job: TrainJob, reporter: Reporter | None = None) -> dict:
     logging.basicConfig(level=logging.INFO)
     task = make_task(job.task, job.task_config)
-    failures = [json.loads(line) for line in Path(job.failures_path).read_text().splitlines() if line.strip()]
+    failures = read_jsonl(Path(job.failures_path))
     pairs = [(f["row"], f["failed_attempt"]) for f in failures]
     model, tokenizer = load_model(job.model_path)
     args = r3_args(job)
@@ -103,11 +80,12 @@ def run(job: TrainJob, reporter: Reporter | None = None) -> dict:
         if resume:
             reporter.info(f"resuming from {resume}")
         out = trainer.train(resume_from_checkpoint=resume)
-        final = save_model(merged(trainer.model), tokenizer, Path(job.output_dir) / "final")
+        outputs = TrainingOutputs(Path(job.output_dir))
+        final = save_model(merged(trainer.model), tokenizer, outputs.final_model)
         result = {"final_model": str(final), "global_step": trainer.state.global_step, "resumed_from": resume or "",
                   "train_loss": out.training_loss, "failures": len(pairs),
                   "train_seconds": out.metrics.get("train_runtime")}
-        (Path(job.output_dir) / "result.json").write_text(json.dumps(result, indent=2))
+        write_json(outputs.result, result)  # atomic: its presence tells the next run that training finished
         reporter.materialized(result)
     return result
 
