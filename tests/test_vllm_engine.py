@@ -217,7 +217,7 @@ def test_micro_mining_run_with_vllm(tmp_path):
         store = TrajectoryStore(layout.store_root)
         texts[kind] = dict(store.sql("SELECT task_id, first_attempt FROM episodes WHERE stage = 'mining'")[1])
         failures[kind] = sorted(f["row"]["task_id"] for f in read_jsonl(
-            layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl"))
+            layout.spec(spec.name).failure_set))
     t, v = results["transformers"], results["vllm"]
     assert (t["engine"], v["engine"]) == ("transformers (chosen)", "vllm (vllm)")
     assert v["samples"] == t["samples"] == 24 and len(texts["vllm"]) == len(texts["transformers"]) == 24
