@@ -80,6 +80,38 @@ def start_run(experiment_id: str, name: str, tags: dict[str, str]) -> str:
         return run.info.run_id
 
 
+@contextmanager
+def active_run(run_id: str = "", uri: str = ""):
+    """Log to `run_id` (a new run when empty) on the store at `uri` (the current one when empty) inside the block,
+    as the training process does; `log_params` and `log_metrics` go to it."""
+    import mlflow
+
+    if uri:
+        mlflow.set_tracking_uri(uri)
+    with mlflow.start_run(run_id=run_id or None) as run:
+        yield run.info.run_id
+
+
+def log_params(params: dict) -> None:
+    import mlflow
+
+    mlflow.log_params(params)
+
+
+def log_metrics(metrics: dict[str, float], step: int) -> None:
+    import mlflow
+
+    mlflow.log_metrics(metrics, step=step)
+
+
+def metric_history(run_id: str, name: str) -> list[tuple[int, float, int]]:
+    """Every (step, value, timestamp) logged for metric `name` of the run, in logging order."""
+    from mlflow import MlflowClient
+
+    history = MlflowClient().get_metric_history(run_id, name)
+    return [(m.step, m.value, m.timestamp) for m in sorted(history, key=lambda m: m.timestamp)]
+
+
 def log_artifact(run_id: str, path: Path, artifact_path: str) -> None:
     """Attach the file at `path` to the run, under `artifact_path`."""
     import mlflow

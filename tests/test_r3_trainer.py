@@ -57,6 +57,26 @@ def test_rollout_returns_one_completion_per_prompt_and_masks_all_but_reflection(
     assert reflection_reward(None, result.retry_correct) == expected
 
 
+def test_rollout_metrics_reach_the_trainer_log(setup):
+    """Retry success and reflection length of the rollouts since the last log, averaged, in the next log (what
+    MLflow and the progress lines get), through Trainer's public `log`."""
+    trainer, _, _, seen = setup
+    trainer.r3_metrics.clear()
+    inputs = [{"prompt": p} for p in trainer.train_dataset["prompt"][:2] for _ in range(G)]
+    trainer._generate_and_score_completions(inputs)
+    result = seen[-1]
+    was_training = trainer.model.training
+    trainer.model.train()
+    try:
+        trainer.log({"loss": 0.5})
+    finally:
+        trainer.model.train(was_training)
+    logged = trainer.state.log_history[-1]
+    assert logged["r3/retry_success"] == pytest.approx(sum(result.retry_correct) / len(result.retry_correct))
+    assert logged["r3/reflection_tokens"] == pytest.approx(sum(result.reflection_tokens) / len(result.reflection_tokens))
+    assert trainer.r3_metrics == {}  # each log reports only what came after the previous one
+
+
 @pytest.fixture
 def retry_in_completion(setup):
     """The `completion_retry` layout (reflection + masked retry turn) for one test."""

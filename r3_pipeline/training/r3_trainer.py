@@ -78,9 +78,8 @@ def make_r3_rollout(task: Task, rows_by_prompt: dict[str, Row], args: R3Config,
             completion_ids.append(refl.ids + masked)
             env_mask.append([1] * len(refl.ids) + [0] * len(masked))
         success = [v.correct for v in verdicts]
-        metrics = trainer._metrics["train"]
-        metrics["r3/retry_success"].append(sum(success) / len(success))
-        metrics["r3/reflection_tokens"].append(sum(len(r.ids) for r in reflections) / len(reflections))
+        trainer.record_metric("r3/retry_success", sum(success) / len(success))
+        trainer.record_metric("r3/reflection_tokens", sum(len(r.ids) for r in reflections) / len(reflections))
         if on_rollout:
             on_rollout(RolloutResult(rows, prompts, [r.text for r in reflections], [len(r.ids) for r in reflections],
                                      [r.text for r in retries], success, [v.reason for v in verdicts],
@@ -104,7 +103,10 @@ def _bridge(tok, prompt_ids: list[int], reflection_ids: list[int], retry_prompt_
 
 
 class R3Trainer(GRPOTrainer):
-    """GRPOTrainer wired for R3: `failures` are (row, failed attempt) pairs from failure mining."""
+    """GRPOTrainer wired for R3: `failures` are (row, failed attempt) pairs from failure mining.
+
+    The rollout's own metrics (retry success, reflection length) are averaged over the steps since the last log and
+    added to it in `log`, Trainer's public hook, so they reach every logger beside TRL's (as `r3/...`)."""
 
     def __init__(self, model, args: R3Config, task: Task, failures: list[tuple[Row, str]], processing_class,
                  on_rollout: Callable[[RolloutResult], None] | None = None, callbacks=None):
@@ -116,3 +118,14 @@ class R3Trainer(GRPOTrainer):
         super().__init__(model=model, reward_funcs=[reflection_reward], args=args, train_dataset=dataset,
                          processing_class=processing_class, callbacks=callbacks, peft_config=args.peft_config(),
                          rollout_func=make_r3_rollout(task, rows_by_prompt, args, on_rollout))
+        self.r3_metrics: dict[str, list[float]] = {}
+
+    def record_metric(self, name: str, value: float) -> None:
+        """Keep `value` for the next log, which reports the mean of the values recorded since the last one."""
+        self.r3_metrics.setdefault(name, []).append(value)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if self.model.training and self.r3_metrics:
+            logs = {**logs, **{name: sum(v) / len(v) for name, v in self.r3_metrics.items()}}
+            self.r3_metrics = {}
+        super().log(logs, start_time)

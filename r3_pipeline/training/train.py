@@ -12,10 +12,10 @@ import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
-import mlflow
 import torch
 from transformers.trainer_utils import get_last_checkpoint
 
+from r3_pipeline import tracking
 from r3_pipeline.layout import TrainingOutputs, read_jsonl, write_json
 from r3_pipeline.models.loading import load_model, save_model
 from r3_pipeline.rollout.episodes import first_turn, render
@@ -69,11 +69,9 @@ def run(job: TrainJob, reporter: Reporter | None = None) -> dict:
     pairs = [(f["row"], f["failed_attempt"]) for f in failures]
     model, tokenizer = load_model(job.model_path)
     args = r3_args(job)
-    if job.mlflow_uri:
-        mlflow.set_tracking_uri(job.mlflow_uri)
     reporter = reporter or Reporter()
-    with mlflow.start_run(run_id=job.mlflow_run_id or None):
-        mlflow.log_params({f"r3.{k}": v for k, v in job.r3.items()})
+    with tracking.active_run(job.mlflow_run_id, job.mlflow_uri):
+        tracking.log_params({f"r3.{k}": v for k, v in job.r3.items()})
         recorder = store_recorder(job, TrajectoryStore(Path(job.store_root)), tokenizer, task) if job.store_root else None
         trainer = R3Trainer(model, args, task, pairs, tokenizer, on_rollout=recorder, callbacks=[MetricsCallback(reporter)])
         resume = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
