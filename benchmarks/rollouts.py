@@ -10,7 +10,7 @@ machine single timings swing by 3x and more (other processes' bursts stall OpenM
 ratios are worth reading.
 Engine start-up is timed apart and not counted in the rates. Target: vLLM at least 1.5x transformers tokens/s.
 
-    python -m r3_pipeline.bench.rollouts [--prompts 256] [--max-new-tokens 64] [--batch-size 128]
+    python -m benchmarks.rollouts [--prompts 256] [--max-new-tokens 64] [--batch-size 128]
                                          [--sampling greedy|T=1|both] [--no-episodes] [--engine-processes] [--compile]
                                          [--model SOURCE]
 
@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from r3_pipeline.bench import interleaved_best, mark, ratio, timed
+from benchmarks import interleaved_best, mark, ratio, timed
 
 TARGET = 1.5
 
@@ -149,7 +149,7 @@ def format_table(fig: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m r3_pipeline.bench.rollouts", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.rollouts", description=__doc__.split("\n\n")[0])
     p.add_argument("--prompts", type=int, default=256)
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=128)
