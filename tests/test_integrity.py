@@ -7,8 +7,7 @@ from r3_pipeline import stages
 from r3_pipeline.layout import Layout, write_json, write_jsonl
 from r3_pipeline.spec import parse_spec
 from r3_pipeline.store import TrajectoryStore, episode_id
-from tests.conftest import MICRO_SPEC
-from tests.test_store import make_episode
+from tests.support import MICRO_SPEC, make_episode
 
 
 def rollout(task_id: str, reward: float, correct: bool, run_id: str = "run-1") -> dict:

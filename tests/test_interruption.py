@@ -26,7 +26,7 @@ from r3_pipeline.defs import build_definitions
 from r3_pipeline.defs.run import execute
 from r3_pipeline.layout import Layout, read_json
 from r3_pipeline.store import TrajectoryStore
-from tests.conftest import MICRO_SPEC
+from tests.support import MICRO_SPEC
 
 SPEC = {
     **MICRO_SPEC,

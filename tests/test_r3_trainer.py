@@ -12,7 +12,6 @@ import torch
 
 from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
 from r3_pipeline.models.loading import load_model, save_model
-from r3_pipeline.models.tokenizer import train_tokenizer
 from r3_pipeline.tasks import make_task
 from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, reflection_reward
 
@@ -20,14 +19,14 @@ G = 4
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, tiny_tokenizer):
     task = make_task("countdown", {"num_train": 8, "num_test": 2, "counts": [3], "max_number": 9, "max_target": 20})
     rows = task.build_splits().train[:4]
     rng = random.Random(0)
     failures = [(r, task.corrupt_response(r, rng)) for r in rows]
     corpus = [m["content"] for r, a in failures for m in task.prompt_messages(r)] + [a for _, a in failures]
     corpus += [task.reflection_prompt(), task.retry_prompt(), task.teacher_reflection(rows[0], failures[0][1])]
-    tok = train_tokenizer(corpus, 300)
+    tok = tiny_tokenizer(corpus)
     model = build_embedded_model(EmbeddedModelConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
                                                      intermediate_size=64), tok)
     # From a directory, as the pipeline does (TRL builds the KL reference model from the model's path).

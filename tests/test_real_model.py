@@ -22,7 +22,7 @@ from r3_pipeline.spec import load_spec
 from r3_pipeline.tasks import make_task
 from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, _bridge
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 pytestmark = pytest.mark.real_model
 

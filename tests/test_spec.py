@@ -11,7 +11,7 @@ import pytest
 from r3_pipeline import spec as spec_module
 from r3_pipeline.spec import SpecError, load_specs, parse_spec, read_preset
 from r3_pipeline.training.r3_config_fields import R3_CONFIG_FIELDS
-from tests.conftest import MICRO_SPEC, REPO
+from tests.support import MICRO_SPEC, REPO
 
 
 def spec_with(path: str, value):

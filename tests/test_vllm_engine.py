@@ -20,13 +20,12 @@ import torch
 from r3_pipeline.layout import Layout, read_jsonl
 from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
 from r3_pipeline.models.loading import load_model, save_model
-from r3_pipeline.models.tokenizer import train_tokenizer
 from r3_pipeline.rollout.engines import GenerationLimits, Sampling, TransformersEngine
 from r3_pipeline.rollout.episodes import render
 from r3_pipeline.spec import parse_spec
 from r3_pipeline.tasks import make_task
 
-from tests.conftest import MICRO_SPEC
+from tests.support import MICRO_SPEC
 
 pytestmark = pytest.mark.vllm
 
@@ -52,11 +51,8 @@ def task():
 
 
 @pytest.fixture(scope="module")
-def tok(task):
-    rows = task.build_splits().train
-    corpus = [m["content"] for r in rows for m in task.prompt_messages(r)]
-    corpus += [task.reflection_prompt(), task.retry_prompt()]
-    return train_tokenizer(corpus, 300)
+def tok(task, task_tokenizer):
+    return task_tokenizer(task)
 
 
 def save_tiny(tok, path, max_positions=512, num_heads=2):
