@@ -72,7 +72,7 @@ def rejection_rate(spec: Spec, layout: Layout) -> dict:
     rejected = len(load_split(spec, layout, "rejected"))
     total = read_json(paths(spec, layout).task_counts)["rows_read"]
     rate = rejected / total if total else 0.0
-    limit = getattr(task_for(spec).config, "max_reject_rate", 0.0)
+    limit = task_for(spec).config.max_reject_rate
     return {"rejected": rejected, "rows": total, "rate": rate, "max_rate": limit, "ok": rate <= limit}
 
 

@@ -266,3 +266,18 @@ def test_impossible_config_raises_instead_of_looping():
     task = make_task("countdown", {"num_train": 50, "num_test": 0, "counts": [1], "max_number": 5, "max_target": 5})
     with pytest.raises(ValueError, match="too few distinct problems"):
         task.build_splits()
+
+
+def test_every_prompt_file_states_the_bare_retry_request(tmp_path):
+    """The control's retry request lives in the prompt files like every other prompt; a custom file without one
+    gets the shipped text."""
+    import yaml
+
+    from r3_pipeline.prompts import ASSETS_DIR, DEFAULT_BARE_RETRY, load_prompts
+
+    for path in sorted((ASSETS_DIR / "prompts").glob("*.yaml")):
+        assert isinstance(yaml.safe_load(path.read_text()).get("bare_retry"), str), path.name
+    assert CountdownTask(CountdownConfig()).bare_retry_prompt() == DEFAULT_BARE_RETRY
+    custom = tmp_path / "custom.yaml"
+    custom.write_text("attempt: a\nreflection: b\nretry: c\n")
+    assert load_prompts("countdown", str(custom))["bare_retry"] == DEFAULT_BARE_RETRY

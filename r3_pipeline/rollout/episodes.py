@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from r3_pipeline.prompts import DEFAULT_BARE_RETRY
 from r3_pipeline.rollout.sampling import Sampling
 from r3_pipeline.store import episode_id
 from r3_pipeline.tasks.base import Message, Row, Task, Verdict
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # the engines import torch; episodes only call them
 
 
 REFLECTION, BARE = "reflection", "bare"
-BARE_RETRY_PROMPT = "That is not correct. Try again."
+BARE_RETRY_PROMPT = DEFAULT_BARE_RETRY  # what the shipped prompt files ask (their `bare_retry`)
 
 
 @dataclass
@@ -99,7 +100,7 @@ def supports_tools(tokenizer) -> bool:
 def first_turn(task: Task, row: Row, tokenizer) -> tuple[list[Message], list[dict] | None]:
     """The first-attempt messages, and the tools to hand the chat template when both the task offers native
     tools and the model's template renders them (then the prompt text leaves the tools out)."""
-    tools = task.chat_tools(row) if hasattr(task, "chat_tools") else None
+    tools = task.chat_tools(row)
     if tools and supports_tools(tokenizer):
         return task.native_prompt_messages(row), tools
     return task.prompt_messages(row), None
@@ -121,8 +122,7 @@ def retry_conversation(task: Task, conversation: list[Message], reflection: str)
 
 
 def bare_retry_conversation(task: Task, first: list[Message], first_attempt: str) -> list[Message]:
-    prompt = getattr(task, "bare_retry_prompt", lambda: BARE_RETRY_PROMPT)()
-    return [*first, {"role": "assistant", "content": first_attempt}, {"role": "user", "content": prompt}]
+    return [*first, {"role": "assistant", "content": first_attempt}, {"role": "user", "content": task.bare_retry_prompt()}]
 
 
 def run_episodes(task: Task, rows: list[Row], engine: Engine, cfg: EpisodeConfig) -> list[Episode]:

@@ -34,7 +34,7 @@ from r3_pipeline.tasks.countdown_data import (
 from r3_pipeline.tasks.countdown_math import solve
 from r3_pipeline.tasks.countdown_teacher import BEHAVIOURS, HINTS, reflection_behaviour, teacher_reflection
 from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE, verify_countdown
-from r3_pipeline.tasks.function_calling_data import RowRejected
+from r3_pipeline.tasks.rows import RowRejected
 
 MAX_COUNT = 6  # the solver's cost grows steeply past this many numbers
 _CORRUPT_OPS = "+-*/"
@@ -214,11 +214,20 @@ class CountdownTask:
         # Fallback: an extra copy of a number can never use the numbers exactly once.
         return f"<answer>{_chain(numbers + numbers[:1], ['+'] * len(numbers))}</answer>"
 
+    def native_prompt_messages(self, row: Row) -> list[Message]:
+        return self.prompt_messages(row)
+
+    def chat_tools(self, row: Row) -> list[dict] | None:
+        return None  # no tools: the chat template renders the plain prompt
+
     def reflection_prompt(self) -> str:
         return self.prompts["reflection"]
 
     def retry_prompt(self) -> str:
         return self.prompts["retry"]
+
+    def bare_retry_prompt(self) -> str:
+        return self.prompts["bare_retry"]
 
     def practice_prompt(self, behaviour: str) -> str:
         return practice_prompt(self.prompts, behaviour)

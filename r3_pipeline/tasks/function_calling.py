@@ -203,6 +203,9 @@ class FunctionCallingTask:
     def retry_prompt(self) -> str:
         return self.prompts["retry"]
 
+    def bare_retry_prompt(self) -> str:
+        return self.prompts["bare_retry"]
+
     def practice_prompt(self, behaviour: str) -> str:
         return practice_prompt(self.prompts, behaviour)
 
