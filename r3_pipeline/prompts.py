@@ -27,6 +27,24 @@ def load_prompts(task_name: str, path: str | None = None) -> dict[str, str]:
     return {"bare_retry": DEFAULT_BARE_RETRY, **data}
 
 
+class PromptTexts:
+    """The Task protocol's prompt methods, read from the task's prompt file (`self.prompts`, from `load_prompts`)."""
+
+    prompts: dict[str, str]
+
+    def reflection_prompt(self) -> str:
+        return self.prompts["reflection"]
+
+    def retry_prompt(self) -> str:
+        return self.prompts["retry"]
+
+    def bare_retry_prompt(self) -> str:
+        return self.prompts["bare_retry"]
+
+    def practice_prompt(self, behaviour: str) -> str:
+        return practice_prompt(self.prompts, behaviour)
+
+
 def practice_prompt(prompts: dict[str, str], behaviour: str) -> str:
     """The reflection request that asks for `behaviour` by name (key `practice_<behaviour>`), used by the warm
     start's practice conversations."""

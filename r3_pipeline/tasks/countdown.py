@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from r3_pipeline.prompts import load_prompts, practice_prompt
+from r3_pipeline.prompts import PromptTexts, load_prompts
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
 from r3_pipeline.tasks.countdown_data import (
     GENERATED,
@@ -171,7 +171,7 @@ def validate_row(row: object) -> str | None:
     return None
 
 
-class CountdownTask:
+class CountdownTask(PromptTexts):
     """Countdown as a Task (see r3_pipeline.tasks.base.Task)."""
 
     name = "countdown"
@@ -220,17 +220,6 @@ class CountdownTask:
     def chat_tools(self, row: Row) -> list[dict] | None:
         return None  # no tools: the chat template renders the plain prompt
 
-    def reflection_prompt(self) -> str:
-        return self.prompts["reflection"]
-
-    def retry_prompt(self) -> str:
-        return self.prompts["retry"]
-
-    def bare_retry_prompt(self) -> str:
-        return self.prompts["bare_retry"]
-
-    def practice_prompt(self, behaviour: str) -> str:
-        return practice_prompt(self.prompts, behaviour)
 
     reflection_behaviours = BEHAVIOURS
 
