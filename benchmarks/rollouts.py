@@ -57,7 +57,8 @@ def figures(num_prompts: int = 256, max_new_tokens: int = 64, batch_size: int = 
     from r3_pipeline.models.loading import load_model
     from r3_pipeline.rollout.engines import GenerationLimits, Sampling, TransformersEngine
     from r3_pipeline.models.sources import resolve_model
-    from r3_pipeline.rollout.episodes import EpisodeConfig, first_turn, render, run_episodes
+    from r3_pipeline.rollout.conversation import first_turn, render
+    from r3_pipeline.rollout.episodes import EpisodeConfig, run_episodes
     from r3_pipeline.rollout.vllm_engine import VLLMEngine
     from r3_pipeline.tasks import make_task
 

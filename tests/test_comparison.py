@@ -6,7 +6,8 @@ import math
 import pytest
 
 from r3_pipeline import evaluation
-from r3_pipeline.rollout.episodes import BARE, BARE_RETRY_PROMPT, EpisodeConfig, bare_retry_conversation
+from r3_pipeline.rollout.conversation import bare_retry_conversation
+from r3_pipeline.rollout.episodes import BARE, BARE_RETRY_PROMPT, EpisodeConfig
 from r3_pipeline.tasks import make_task
 
 

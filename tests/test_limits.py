@@ -13,7 +13,8 @@ import torch
 
 from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
 from r3_pipeline.rollout.engines import GenerationLimits, Sampling, TransformersEngine, pack_batches
-from r3_pipeline.rollout.episodes import EpisodeConfig, render, run_episodes
+from r3_pipeline.rollout.conversation import render
+from r3_pipeline.rollout.episodes import EpisodeConfig, run_episodes
 from r3_pipeline.store import TrajectoryStore, episode_id
 from r3_pipeline.tasks import make_task
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from r3_pipeline.rollout.episodes import first_turn, render
+from r3_pipeline.rollout.conversation import first_turn, render
 from r3_pipeline.tasks import make_task
 
 TOOL_TEMPLATE = (

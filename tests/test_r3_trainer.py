@@ -76,6 +76,42 @@ def test_rollout_metrics_reach_the_trainer_log(setup):
     assert trainer.r3_metrics == {}  # each log reports only what came after the previous one
 
 
+def test_training_rollouts_are_stored_as_episodes(setup, tmp_path):
+    """The training process stores each rollout through `Episode.to_record`, as mining and evaluation store theirs:
+    the mined failure as the first attempt, then the reflection, the retry and the reward."""
+    from r3_pipeline.store import TrajectoryStore, episode_id
+    from r3_pipeline.training.job import TrainJob
+    from r3_pipeline.training.train import store_recorder
+
+    trainer, task, _, seen = setup
+    trainer._generate_and_score_completions([{"prompt": p} for p in trainer.train_dataset["prompt"][:2] for _ in range(G)])
+    result = seen[-1]
+    job = TrainJob(task="countdown", task_config={}, model_path="m", failures_path="f",
+                   output_dir=str(tmp_path / "out"), spec="s", run_id="run-1", model_id="base")
+    store = TrajectoryStore(tmp_path / "store")
+    store_recorder(job, store, trainer.processing_class, task)(result)
+    columns, rows = store.sql("SELECT * FROM episodes WHERE stage = 'training' ORDER BY sample_idx")
+    records = [dict(zip(columns, r)) for r in rows]
+    assert len(records) == 2 * G
+    for i, rec in enumerate(records):
+        row, prompt = result.rows[i], result.prompts[i]
+        assert rec["episode_id"] == episode_id("s", "training", job.output_dir, row["task_id"], i, result.step)
+        assert (rec["spec"], rec["run_id"], rec["model_id"], rec["task_id"]) == ("s", "run-1", "base", row["task_id"])
+        assert rec["first_attempt"] == prompt[-2]["content"] and rec["first_correct"] is False
+        assert rec["first_reason"] == "mined_failure" and rec["first_tokens"] == 0
+        assert rec["reflection"] == result.reflections[i] and rec["reflection_tokens"] == result.reflection_tokens[i]
+        assert rec["retry"] == result.retries[i] and rec["retry_correct"] == result.retry_correct[i]
+        assert rec["reward"] == float(result.retry_correct[i]) and rec["retry_mode"] == "reflection"
+        assert rec["reflection_behaviour"] == task.reflection_behaviour(result.reflections[i])
+        assert trainer.processing_class.decode(render_first(task, row, prompt, trainer.processing_class)) == rec["prompt"]
+
+
+def render_first(task, row, prompt, tok):
+    from r3_pipeline.rollout.conversation import first_turn, render
+
+    return render(tok, prompt[:-2], first_turn(task, row, tok)[1])
+
+
 @pytest.fixture
 def retry_in_completion(setup):
     """The `completion_retry` layout (reflection + masked retry turn) for one test."""

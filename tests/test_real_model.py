@@ -17,7 +17,7 @@ from r3_pipeline.models.loading import load_model
 from r3_pipeline.models import sources
 from r3_pipeline.models.sources import ModelSourceError, gguf_path, resolve_model
 from r3_pipeline.rollout.engines import Sampling, TransformersEngine, trim_generation
-from r3_pipeline.rollout.episodes import first_turn, reflection_conversation, render, retry_conversation, supports_tools
+from r3_pipeline.rollout.conversation import first_turn, reflection_conversation, render, retry_conversation, supports_tools
 from r3_pipeline.spec import load_spec
 from r3_pipeline.tasks import make_task
 from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, _bridge

@@ -21,7 +21,7 @@ from r3_pipeline.layout import Layout, read_jsonl
 from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
 from r3_pipeline.models.loading import load_model, save_model
 from r3_pipeline.rollout.engines import GenerationLimits, Sampling, TransformersEngine
-from r3_pipeline.rollout.episodes import render
+from r3_pipeline.rollout.conversation import render
 from r3_pipeline.spec import parse_spec
 from r3_pipeline.tasks import make_task
 
@@ -228,7 +228,7 @@ def test_smollm2_greedy_agrees_with_transformers(smollm2_dir):
     """A real model's architecture (Llama), tokenizer and end of turn through vLLM on CPU: greedy continuations of
     Countdown and function-calling prompts equal the transformers engine's, except where the two top logits are
     within float rounding of each other at the first differing step (a tie either engine may break)."""
-    from r3_pipeline.rollout.episodes import first_turn
+    from r3_pipeline.rollout.conversation import first_turn
     from r3_pipeline.rollout.vllm_engine import VLLMEngine
 
     model, tok = load_model(smollm2_dir, dtype="float32")

@@ -16,7 +16,7 @@ from pathlib import Path
 from r3_pipeline import stages
 from r3_pipeline.layout import Layout
 from r3_pipeline.rollout.engines import Sampling
-from r3_pipeline.rollout.episodes import first_turn, reflection_conversation, render, retry_conversation
+from r3_pipeline.rollout.conversation import first_turn, reflection_conversation, render, retry_conversation
 from r3_pipeline.rollout.factory import make_engine
 from r3_pipeline.spec import load_spec
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -18,7 +17,6 @@ from transformers.trainer_utils import get_last_checkpoint
 from r3_pipeline import tracking
 from r3_pipeline.layout import TrainingOutputs, read_jsonl, write_json
 from r3_pipeline.models.loading import load_model, save_model
-from r3_pipeline.rollout.episodes import first_turn, render
 from r3_pipeline.store import TrajectoryStore, episode_id
 from r3_pipeline.tasks import make_task
 from r3_pipeline.training.job import TrainJob
@@ -38,24 +36,11 @@ def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):
     """Write each training rollout to the trajectory store (stage "training"), one file per step."""
 
     def record(result: RolloutResult) -> None:
-        now = datetime.now(timezone.utc)
-        rows = []
-        for i, (row, prompt) in enumerate(zip(result.rows, result.prompts)):
-            first_prompt, tools = prompt[:-2], first_turn(task, row, tokenizer)[1]
-            rows.append({
-                "episode_id": episode_id(job.spec, "training", job.output_dir, row["task_id"], i, result.step),
-                "spec": job.spec, "stage": "training", "run_id": job.run_id, "model_id": job.model_id,
-                "task": job.task, "task_id": row["task_id"], "sample_idx": i, "step": result.step,
-                "prompt": tokenizer.decode(render(tokenizer, first_prompt, tools)), "first_attempt": prompt[-2]["content"],
-                "first_correct": False, "first_reason": "mined_failure",
-                "reflection": result.reflections[i], "retry": result.retries[i],
-                "retry_correct": result.retry_correct[i], "retry_reason": result.retry_reasons[i],
-                "reward": float(result.retry_correct[i]),
-                "prompt_tokens": len(render(tokenizer, first_prompt, tools)), "first_tokens": 0,
-                "reflection_tokens": result.reflection_tokens[i], "retry_tokens": None, "retry_mode": "reflection",
-                "reflection_behaviour": task.reflection_behaviour(result.reflections[i]),
-                "started_at": now, "finished_at": now,
-            })
+        # Ids are scoped by the output dir (not the model, which changes every step), as the file name is.
+        rows = [e.to_record(spec=job.spec, stage="training", run_id=job.run_id, model_id=job.model_id, task=job.task,
+                            step=result.step, reward=float(e.retry_verdict.correct), behaviour_of=task.reflection_behaviour,
+                            id_scope=job.output_dir)
+                for e in result.episodes(task, tokenizer)]
         # Named by output dir and step: a resumed run that replays a step replaces that file, never duplicates it.
         store.write(rows, name=f"training-{episode_id(job.spec, job.output_dir)}-step{result.step:06d}")
 

@@ -29,6 +29,7 @@ from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_mode
 from r3_pipeline.models.loading import save_model
 from r3_pipeline.models.tokenizer import train_tokenizer
 from r3_pipeline.progress import Progress
+from r3_pipeline.rollout.conversation import reflection_conversation, retry_conversation
 from r3_pipeline.tasks.base import Message, Row, Task
 from r3_pipeline.training.warm_start_config import GENERIC, WarmStartConfig
 
@@ -86,8 +87,7 @@ def warm_start_conversations(task: Task, rows: list[Row], cfg: WarmStartConfig) 
 def _retried(task: Task, ask: list[Message], wrong: str, request: str, reflection: str, retry: Message,
              train_reflection: bool) -> tuple[list[Message], list[bool]]:
     """A failed attempt, the reflection `request`, the reflection and the retry; the retry is always trained."""
-    msgs = [*ask, {"role": "assistant", "content": wrong}, {"role": "user", "content": request},
-            {"role": "assistant", "content": reflection}, {"role": "user", "content": task.retry_prompt()}, retry]
+    msgs = [*retry_conversation(task, reflection_conversation(task, ask, wrong, request), reflection), retry]
     return msgs, [False] * len(ask) + [False, False, train_reflection, False, True]
 
 
