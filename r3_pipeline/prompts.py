@@ -7,7 +7,13 @@ from pathlib import Path
 
 import yaml
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+def _assets_dir() -> Path:
+    """assets/ of the source checkout this package sits in; in an installed wheel, the copy inside the package."""
+    checkout = Path(__file__).resolve().parent.parent / "assets"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "assets"
+
+
+ASSETS_DIR = _assets_dir()
 REQUIRED_KEYS = ("attempt", "reflection", "retry")
 # The control's retry request (evaluation.bare_retry): shipped prompt files state it; others get this text.
 DEFAULT_BARE_RETRY = "That is not correct. Try again."

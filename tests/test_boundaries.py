@@ -42,3 +42,18 @@ def test_only_tracking_imports_mlflow():
 def test_no_library_module_exceeds_the_size_bound():
     long = {_relative(p): n for p in _modules() if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_the_wheel_holds_every_package_and_every_asset():
+    """An installed wheel (not only an editable install) must have every subpackage and every file of assets/
+    (prompts, specs, presets, SQL views, the tool catalog), which r3_pipeline.prompts.ASSETS_DIR finds inside the
+    package there; benchmarks stay out."""
+    import tomllib
+
+    setuptools = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert set(setuptools["packages"]) == packages | {"r3_pipeline.assets"}
+    assert setuptools["package-dir"] == {"r3_pipeline.assets": "assets"}
+    assets = PACKAGE.parent / "assets"
+    shipped = {p for pattern in setuptools["package-data"]["r3_pipeline.assets"] for p in assets.glob(pattern)}
+    assert shipped == {p for p in assets.rglob("*") if p.is_file()}
