@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from r3_pipeline.models.embedded_config import EmbeddedModelConfig
-from r3_pipeline.prompts import ASSETS_DIR
+from r3_pipeline.prompts import ASSETS_DIR, load_prompts
 from r3_pipeline.rollout.sampling import GenerationLimits, Sampling
 from r3_pipeline.training.r3_config_fields import R3_CONFIG_FIELDS
 from r3_pipeline.training.warm_start_config import GENERIC, WarmStartConfig
@@ -226,9 +226,13 @@ def _check_task_config(spec: Spec, where: str) -> None:
             raise SpecError(f"{where}.task.config.{key}: not a field of {config_cls.__name__}; "
                             f"known: {', '.join(sorted(known))}")
     try:
-        config_cls(**spec.task.config)
+        config = config_cls(**spec.task.config)
     except (TypeError, ValueError) as exc:
         raise SpecError(f"{where}.task.config: {exc}") from None
+    try:
+        prompts = load_prompts(spec.task.name, config.prompts_path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise SpecError(f"{where}.task.config.prompts_path: {exc}") from None
     known_behaviours = tuple(task_cls.reflection_behaviours)
     warm = spec.model.warm_start
     for part, allowed in (("behaviours", (*known_behaviours, GENERIC)), ("practice", known_behaviours)):
@@ -236,6 +240,10 @@ def _check_task_config(spec: Spec, where: str) -> None:
         if unknown:
             raise SpecError(f"{where}.model.warm_start.{part}: unknown reflection behaviour(s) {unknown} for task "
                             f"{spec.task.name}; known: {', '.join(allowed)}")
+    missing = [b for b in warm.practice if not isinstance(prompts.get(f"practice_{b}"), str)]
+    if missing:
+        raise SpecError(f"{where}.model.warm_start.practice: the prompt file has no practice_{missing[0]} text to "
+                        f"practise '{missing[0]}' with")
 
 
 def load_spec(path: str | Path) -> Spec:

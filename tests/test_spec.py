@@ -42,6 +42,8 @@ def spec_with(path: str, value):
     ("task.config.num_train", -1, "spec.task.config: invalid CountdownConfig"),
     ("model.warm_start.behaviours", {"ponder": 1.0}, "spec.model.warm_start.behaviours: unknown reflection behaviour(s) ['ponder']"),
     ("model.warm_start.practice", {"generic": 0.1}, "spec.model.warm_start.practice: unknown reflection behaviour(s) ['generic']"),
+    ("model.warm_start.practice", {"guess": 0.1}, "spec.model.warm_start.practice: the prompt file has no practice_guess"),
+    ("task.config.prompts_path", "assets/prompts/nope.yaml", "spec.task.config.prompts_path: "),
 ])
 def test_invalid_spec_names_the_field(path, value, message):
     with pytest.raises(SpecError) as err:

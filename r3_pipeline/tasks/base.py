@@ -41,6 +41,7 @@ class TaskConfig(Protocol):
     """What the pipeline reads of every task's config dataclass."""
 
     max_reject_rate: float  # largest share of input rows set aside as invalid that the tasks asset accepts
+    prompts_path: str | None  # the task's prompt file (None: its own in assets/prompts/)
 
 
 class Task(Protocol):
