@@ -43,6 +43,21 @@ def task_tokenizer(tiny_tokenizer):
     return build
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tiny_tokenizer):
+    """Save a tiny embedded model (weights from `seed`) at a path, as the registry tests register it; its path."""
+    from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
+    from r3_pipeline.models.loading import save_model
+
+    def make(path: Path, seed: int) -> Path:
+        tok = tiny_tokenizer(["Numbers: 1, 2, 3. Target: 6. <answer>1 + 2 + 3</answer>"], 280)
+        model = build_embedded_model(EmbeddedModelConfig(hidden_size=16, num_layers=1, num_heads=2, num_kv_heads=1,
+                                                         intermediate_size=32, seed=seed), tok)
+        return save_model(model, tok, path)
+
+    return make
+
+
 @pytest.fixture
 def micro_spec():
     return parse_spec(MICRO_SPEC)

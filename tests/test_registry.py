@@ -13,21 +13,7 @@ from mlflow import MlflowClient
 
 from r3_pipeline import registry_cli, stages, tracking
 from r3_pipeline.layout import Layout
-from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
-from r3_pipeline.models.loading import load_model, save_model
-
-
-@pytest.fixture
-def tiny_model(tiny_tokenizer):
-    """Save a tiny model (weights from `seed`) at a path; its path."""
-
-    def make(path: Path, seed: int) -> Path:
-        tok = tiny_tokenizer(["Numbers: 1, 2, 3. Target: 6. <answer>1 + 2 + 3</answer>"], 280)
-        model = build_embedded_model(EmbeddedModelConfig(hidden_size=16, num_layers=1, num_heads=2, num_kv_heads=1,
-                                                         intermediate_size=32, seed=seed), tok)
-        return save_model(model, tok, path)
-
-    return make
+from r3_pipeline.models.loading import load_model
 
 
 SIGNIFICANT = 0.01  # the lower end of a paired interval that lies above zero
