@@ -10,7 +10,7 @@
     r3 report --spec NAME [--out FILE]   the last run as one self-contained HTML page (tables, plots, reflections)
     r3 registry --spec NAME       list registered versions with aliases, scores and promotion notes
     r3 rollback --spec NAME [--to VERSION]   move `champion` back to the previous champion
-    r3 bench NAME|all             benchmarks: hostile, verifiers, store, train-step, rollouts
+    r3 bench NAME|all             benchmarks (source checkout): hostile, verifiers, store, train-step, rollouts, tasks
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def cmd_run(args) -> int:
         return 2
     log_path = None
     if not args.verbose:
-        log_path = layout.home / "logs" / f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
+        log_path = layout.logs_dir / f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
         print(f"r3 run: Dagster's log and the training output go to {log_path} (--verbose shows them here)",
               file=sys.stderr, flush=True)
     with terminal(log_path, every_s=args.progress_every) as console:
@@ -196,7 +196,7 @@ def cmd_summary(args) -> int:
 def cmd_compare(args) -> int:
     from r3_pipeline.evaluation import comparison_markdown
 
-    path = Layout().spec_dir(args.spec, "evaluation") / "results.json"
+    path = Layout().spec(args.spec).evaluation_results
     if not path.exists():
         print(f"no evaluation of spec {args.spec!r} yet at {path}; materialize its evaluation asset first",
               file=sys.stderr)
@@ -214,18 +214,36 @@ def cmd_report(args) -> int:
 
 
 BENCHMARKS = {"hostile": "hostile", "verifiers": "verifiers", "store": "store", "train-step": "train_step",
-              "rollouts": "rollouts"}
+              "rollouts": "rollouts", "tasks": "tasks"}
+
+
+def _benchmarks_importable() -> bool:
+    """Benchmarks and their data live in the source checkout (`benchmarks/`), not in the installed package: make
+    them importable from the checkout this package sits in, or from the working directory."""
+    import importlib.util
+
+    if importlib.util.find_spec("benchmarks") is not None:
+        return True
+    for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        if (root / "benchmarks" / "__init__.py").is_file():
+            sys.path.insert(0, str(root))
+            return True
+    return False
 
 
 def cmd_bench(args) -> int:
     import importlib
     import inspect
 
+    if not _benchmarks_importable():
+        print("r3 bench: the benchmarks live in the source checkout (benchmarks/); run r3 bench from it",
+              file=sys.stderr)
+        return 2
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
     status = 0
     for name in names:
         print(f"== r3 bench {name}", flush=True)
-        main = importlib.import_module(f"r3_pipeline.bench.{BENCHMARKS[name]}").main
+        main = importlib.import_module(f"benchmarks.{BENCHMARKS[name]}").main
         status |= main(args.extra) if "argv" in inspect.signature(main).parameters else main()
     return status
 

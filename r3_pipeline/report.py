@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from r3_pipeline import evaluation
-from r3_pipeline.layout import Layout, read_json
+from r3_pipeline.layout import Layout, read_json, write_bytes
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px}td.n{text-align:right}
@@ -68,13 +68,13 @@ def _reflection_lengths(ev: dict, layout: Layout, spec: str) -> dict[str, list[i
 
 
 def _training_curves_png(layout: Layout, spec: str) -> bytes | None:
-    path = layout.home / "specs" / spec / "r3_model" / "training_curves.png"
+    path = layout.spec(spec).training.curves_png
     return path.read_bytes() if path.exists() else None
 
 
 def build_report(layout: Layout, spec: str) -> str:
     """The report of `spec`'s last evaluation under `layout`, as HTML text."""
-    path = layout.home / "specs" / spec / "evaluation" / "results.json"
+    path = layout.spec(spec).evaluation_results
     if not path.exists():
         raise FileNotFoundError(f"no evaluation of spec {spec!r} at {path}; materialize its evaluation asset first")
     ev = evaluation.with_vanilla(read_json(path))
@@ -92,7 +92,7 @@ def build_report(layout: Layout, spec: str) -> str:
         parts.append(f"<tr><td>{e(label)}</td><td class=n>{n}</td><td class=n>{_pct(acc)}</td>"
                      f"<td class=n>[{_pct(ci[0])}, {_pct(ci[1])}]</td></tr>")
     parts.append("</table>")
-    accuracy_png = layout.home / "specs" / spec / "evaluation" / "accuracy.png"
+    accuracy_png = layout.spec(spec).accuracy_png
     if accuracy_png.exists():
         parts.append(_img(accuracy_png.read_bytes(), "accuracy"))
 
@@ -133,7 +133,7 @@ def build_report(layout: Layout, spec: str) -> str:
             parts.append(f"<tr><td>retry</td><td>{verdict(ex['before']['retry_correct'])}</td>"
                          f"<td>{verdict(ex['after']['retry_correct'])}</td></tr></table>")
 
-    registry = layout.home / "specs" / spec / "registry.json"
+    registry = layout.spec(spec).registry
     if registry.exists():
         reg = read_json(registry)
         parts.append(f"<h2>Registry</h2><p><code>{e(reg['model_uri'])}</code>, alias <b>{e(reg['alias'])}</b>: "
@@ -143,6 +143,6 @@ def build_report(layout: Layout, spec: str) -> str:
 
 
 def write_report(layout: Layout, spec: str, out: Path | None = None) -> Path:
-    out = out or layout.home / "specs" / spec / "report.html"
-    out.write_text(build_report(layout, spec), encoding="utf-8")
+    out = out or layout.spec(spec).report
+    write_bytes(out, build_report(layout, spec).encode("utf-8"))
     return out

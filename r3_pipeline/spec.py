@@ -1,12 +1,18 @@
 """Pipeline specs: one YAML file in assets/specs/ per pipeline (task x model x mining/training/evaluation).
 
 A spec is parsed into typed dataclasses before any work starts; an unknown or ill-typed key fails with a
-message naming the field. Training settings are a preset from assets/presets/ plus overrides, both checked
-against R3Config's fields when the training process builds its config.
+message naming the field. Training settings are a preset from assets/presets/ plus overrides: the preset must
+exist and every key of both must be an R3Config field, checked here against the names in
+`r3_pipeline.training.r3_config_fields` (R3Config itself, a TRL GRPOConfig, is imported only by the training
+process). The task's config keys are checked against the task's config dataclass.
+
+This module and the config dataclasses it takes import no torch, transformers, TRL or MLflow: loading the
+specs (every Dagster code-location load, `r3 registry`) stays cheap.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -14,10 +20,11 @@ from typing import Any
 
 import yaml
 
-from r3_pipeline.models.embedded import EmbeddedModelConfig
-from r3_pipeline.prompts import ASSETS_DIR
-from r3_pipeline.rollout.engines import GenerationLimits, Sampling
-from r3_pipeline.training.warm_start import WarmStartConfig
+from r3_pipeline.models.embedded_config import EmbeddedModelConfig
+from r3_pipeline.prompts import ASSETS_DIR, load_prompts
+from r3_pipeline.rollout.sampling import GenerationLimits, Sampling
+from r3_pipeline.training.r3_config_fields import R3_CONFIG_FIELDS
+from r3_pipeline.training.warm_start_config import GENERIC, WarmStartConfig
 
 SPECS_DIR = ASSETS_DIR / "specs"
 PRESETS_DIR = ASSETS_DIR / "presets"
@@ -117,10 +124,32 @@ class Spec:
         return self.registry.name or f"r3-{self.name}"
 
     def training_args(self) -> dict:
-        path = PRESETS_DIR / f"{self.training.preset}.yaml"
-        if not path.is_file():
-            raise SpecError(f"spec {self.name}: training.preset: no preset file {path}")
-        return {**(yaml.safe_load(path.read_text()) or {}), **self.training.overrides}
+        """The preset's R3Config fields with the overrides applied (both checked when the spec was parsed)."""
+        return {**read_preset(self.training.preset, f"spec {self.name}: training.preset"), **self.training.overrides}
+
+
+def read_preset(name: str, where: str = "training.preset") -> dict:
+    """The R3Config fields of preset `name` (assets/presets/<name>.yaml); SpecError naming `where` when the file is
+    missing or is not a mapping of R3Config fields."""
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise SpecError(f"{where}: no preset file {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{where}: preset {path.name} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}: preset {path.name} must be a mapping of R3Config fields")
+    _check_r3_fields(data, f"{where} ({path.name})")
+    return data
+
+
+def _check_r3_fields(data: dict, where: str) -> None:
+    for key in sorted(data, key=str):
+        if key not in R3_CONFIG_FIELDS:
+            close = difflib.get_close_matches(str(key), R3_CONFIG_FIELDS, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise SpecError(f"{where}.{key}: not an R3Config field{hint}")
 
 
 def _build(cls, data: Any, where: str):
@@ -180,7 +209,41 @@ def parse_spec(data: Any, where: str = "spec") -> Spec:
         raise SpecError(f"{where}.model: gguf_file and adapt apply to pretrained sources, not the embedded default")
     if spec.task.name not in TASKS:
         raise SpecError(f"{where}.task.name: unknown task {spec.task.name!r}; known: {', '.join(TASKS)}")
+    _check_task_config(spec, where)
+    read_preset(spec.training.preset, f"{where}.training.preset")
+    _check_r3_fields(spec.training.overrides, f"{where}.training.overrides")
     return spec
+
+
+def _check_task_config(spec: Spec, where: str) -> None:
+    """Every `task.config` key is a field of the task's config dataclass, which accepts the values."""
+    from r3_pipeline.tasks import TASKS
+
+    config_cls, task_cls = TASKS[spec.task.name]
+    known = {f.name for f in fields(config_cls)}
+    for key in sorted(spec.task.config, key=str):
+        if key not in known:
+            raise SpecError(f"{where}.task.config.{key}: not a field of {config_cls.__name__}; "
+                            f"known: {', '.join(sorted(known))}")
+    try:
+        config = config_cls(**spec.task.config)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{where}.task.config: {exc}") from None
+    try:
+        prompts = load_prompts(spec.task.name, config.prompts_path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise SpecError(f"{where}.task.config.prompts_path: {exc}") from None
+    known_behaviours = tuple(task_cls.reflection_behaviours)
+    warm = spec.model.warm_start
+    for part, allowed in (("behaviours", (*known_behaviours, GENERIC)), ("practice", known_behaviours)):
+        unknown = sorted(set(getattr(warm, part)) - set(allowed), key=str)
+        if unknown:
+            raise SpecError(f"{where}.model.warm_start.{part}: unknown reflection behaviour(s) {unknown} for task "
+                            f"{spec.task.name}; known: {', '.join(allowed)}")
+    missing = [b for b in warm.practice if not isinstance(prompts.get(f"practice_{b}"), str)]
+    if missing:
+        raise SpecError(f"{where}.model.warm_start.practice: the prompt file has no practice_{missing[0]} text to "
+                        f"practise '{missing[0]}' with")
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -1,6 +1,8 @@
 """One function per pipeline stage, free of Dagster: prepare tasks, build the base model, mine failures,
 prepare training, evaluate, register. The Dagster assets in `defs/` are thin wrappers over these, and the
-same functions can run from a notebook or script. Each stage reads and writes the files named in `layout`.
+same functions can run from a notebook or script. Each stage reads and writes the files that `layout.SpecPaths`
+names; MLflow is reached only through `tracking`. Models, engines, the trajectory store and training are
+imported inside the stages that use them, so importing this module (as the Dagster definitions do) stays light.
 """
 
 from __future__ import annotations
@@ -11,39 +13,42 @@ import random
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from r3_pipeline import evaluation, tracking
-from r3_pipeline.layout import Layout, read_json, read_jsonl, write_json, write_jsonl
-from r3_pipeline.models.loading import fingerprint, save_model
-from r3_pipeline.models.sources import resolve_model
+from r3_pipeline.layout import Layout, SpecPaths, read_json, read_jsonl, write_bytes, write_json, write_jsonl
 from r3_pipeline.progress import Progress
-from r3_pipeline.rollout.engines import Engine, GenerationLimits, Sampling
-from r3_pipeline.rollout.episodes import BARE, REFLECTION, EpisodeConfig
-from r3_pipeline.rollout.factory import make_engine
-from r3_pipeline.rollout.stored import EpisodeSource, run_stored_episodes
+from r3_pipeline.rollout.sampling import GenerationLimits, Sampling
 from r3_pipeline.spec import Spec
-from r3_pipeline.store import TrajectoryStore
 from r3_pipeline.tasks import make_task
 from r3_pipeline.tasks.base import Row
-from r3_pipeline.training.train import TrainJob
-from r3_pipeline.training.warm_start import adapt_pretrained, train_embedded_model
+from r3_pipeline.training.job import TrainJob
+
+if TYPE_CHECKING:
+    from r3_pipeline.rollout.engines import Engine
 
 
 def task_for(spec: Spec):
     return make_task(spec.task.name, spec.task.config)
 
 
+def paths(spec: Spec, layout: Layout) -> SpecPaths:
+    return layout.spec(spec.name)
+
+
 def load_split(spec: Spec, layout: Layout, split: str) -> list[Row]:
-    return read_jsonl(layout.spec_dir(spec.name, "tasks") / f"{split}.jsonl")
+    return read_jsonl(paths(spec, layout).split(split))
 
 
 # -- tasks -------------------------------------------------------------------------------------------------
 
 def prepare_tasks(spec: Spec, layout: Layout) -> dict:
-    splits = task_for(spec).build_splits()
-    out = layout.spec_dir(spec.name, "tasks")
+    from r3_pipeline.store import TrajectoryStore
+
+    splits, out = task_for(spec).build_splits(), paths(spec, layout)
     for name in ("train", "test", "rejected"):
-        write_jsonl(out / f"{name}.jsonl", getattr(splits, name))
-    write_json(out / "counts.json", {"rows_read": splits.total_read})
+        write_jsonl(out.split(name), getattr(splits, name))
+    write_json(out.task_counts, {"rows_read": splits.total_read})
     if splits.rejected:
         TrajectoryStore(layout.store_root).write_table("rejected_rows", [
             {"spec": spec.name, "task": spec.task.name, "reason": r.get("reject_reason", ""),
@@ -65,9 +70,9 @@ def overlap(train: list[Row], test: list[Row]) -> int:
 def rejection_rate(spec: Spec, layout: Layout) -> dict:
     """Share of input rows set aside as invalid, against the task's `max_reject_rate` (0 when it has none)."""
     rejected = len(load_split(spec, layout, "rejected"))
-    total = read_json(layout.spec_dir(spec.name, "tasks") / "counts.json")["rows_read"]
+    total = read_json(paths(spec, layout).task_counts)["rows_read"]
     rate = rejected / total if total else 0.0
-    limit = getattr(task_for(spec).config, "max_reject_rate", 0.0)
+    limit = task_for(spec).config.max_reject_rate
     return {"rejected": rejected, "rows": total, "rate": rate, "max_rate": limit, "ok": rate <= limit}
 
 
@@ -86,55 +91,60 @@ def build_base_model(spec: Spec, layout: Layout, start_from: str = "spec") -> di
     """`spec`: the spec's model (the embedded default is built and warm-started; a pretrained one is resolved,
     converted from GGUF once, and warm-started with `model.adapt`); `champion`: the current
     MLflow champion of this spec, so a scheduled retraining improves on the best model so far."""
-    out = layout.spec_dir(spec.name, "base_model")
+    from r3_pipeline.models.loading import fingerprint
+    from r3_pipeline.models.sources import resolve_model
+    from r3_pipeline.training.warm_start import adapt_pretrained, train_embedded_model
+
+    out = paths(spec, layout)
+    weights = out.base_model_weights
     t0 = time.monotonic()
     if start_from not in ("spec", "champion"):
         raise ValueError(f"start_from must be 'spec' or 'champion', got {start_from!r}")
-    champion = _champion_to_dir(spec, layout, out) if start_from == "champion" else None
+    champion = _champion_to_dir(spec, layout, weights) if start_from == "champion" else None
     if champion:
         info = champion
     elif spec.model.source == "embedded":
         rows = load_split(spec, layout, "train")[: spec.model.warm_start.num_rows]
-        stats = train_embedded_model(task_for(spec), rows, spec.model.embedded, spec.model.warm_start, out / "model")
+        stats = train_embedded_model(task_for(spec), rows, spec.model.embedded, spec.model.warm_start, weights)
         # The fingerprint tells rebuilt models apart, so their episodes never share ids.
-        info = {"model_id": f"{spec.name}:embedded:{fingerprint(out / 'model')}", "path": str(out / "model"), **stats}
+        info = {"model_id": f"{spec.name}:embedded:{fingerprint(weights)}", "path": str(weights), **stats}
     else:
-        resolved = resolve_model(spec.model.source, spec.model.gguf_file, layout.home / "models")
+        resolved = resolve_model(spec.model.source, spec.model.gguf_file, layout.models_dir)
         info = {"model_id": resolved.model_id, "path": resolved.path, "source": spec.model.source,
                 **({"gguf": resolved.gguf} if resolved.gguf else {})}
         if spec.model.adapt:
             rows = load_split(spec, layout, "train")[: spec.model.warm_start.num_rows]
-            stats = adapt_pretrained(task_for(spec), rows, spec.model.warm_start, resolved.path, out / "model")
-            info = {**info, "model_id": f"{spec.name}:adapted:{fingerprint(out / 'model')}", "path": str(out / "model"),
+            stats = adapt_pretrained(task_for(spec), rows, spec.model.warm_start, resolved.path, weights)
+            info = {**info, "model_id": f"{spec.name}:adapted:{fingerprint(weights)}", "path": str(weights),
                     "adapted_from": resolved.model_id, **stats}
     if start_from == "champion" and not champion:
         info["note"] = f"no champion registered for {spec.registered_name}: started from the spec's model"
     info["seconds"] = round(time.monotonic() - t0, 1)
-    write_json(out / "info.json", info)
+    write_json(out.base_model_info, info)
     return info
 
 
-def _champion_to_dir(spec: Spec, layout: Layout, out: Path) -> dict | None:
-    """Copy the current MLflow champion into `out`; None when there is no champion yet."""
-    import mlflow
+def _champion_to_dir(spec: Spec, layout: Layout, weights: Path) -> dict | None:
+    """Copy the current MLflow champion into `weights`; None when there is no champion yet."""
+    from r3_pipeline.models.loading import save_model
 
     tracking.configure(layout.home, spec.name)
-    uri = tracking.champion_uri(spec.registered_name)
-    if uri is None:
+    champion = tracking.load_champion(spec.registered_name)
+    if champion is None:
         return None
-    parts = mlflow.transformers.load_model(uri, return_type="components")
-    version = mlflow.MlflowClient().get_model_version_by_alias(spec.registered_name, "champion").version
-    save_model(parts["model"], parts["tokenizer"], out / "model")
-    return {"model_id": f"{spec.registered_name}/v{version}", "path": str(out / "model")}
+    save_model(champion.model, champion.tokenizer, weights)
+    return {"model_id": f"{spec.registered_name}/v{champion.version}", "path": str(weights)}
 
 
 def base_model_info(spec: Spec, layout: Layout) -> dict:
-    return read_json(layout.spec_dir(spec.name, "base_model") / "info.json")
+    return read_json(paths(spec, layout).base_model_info)
 
 
 def engine_for(path: str, batch_size: int, limits: GenerationLimits, kind: str = "auto") -> Engine:
     """The spec's engine (`evaluation.engine`) over the checkpoint at `path`, loaded from disk as saved (a freshly
     trained model included); run_stored_episodes closes it when its episodes are stored."""
+    from r3_pipeline.rollout.factory import make_engine
+
     return make_engine(kind, path, batch_size, limits)
 
 
@@ -161,6 +171,10 @@ def truncated_prompts(records: list[dict]) -> int:
 
 def mine_failures(spec: Spec, layout: Layout, run_id: str) -> dict:
     """Sample the base model k times on train tasks it has not trained on; keep the failed tasks."""
+    from r3_pipeline.rollout.episodes import EpisodeConfig
+    from r3_pipeline.rollout.stored import EpisodeSource, run_stored_episodes
+    from r3_pipeline.store import TrajectoryStore
+
     store, base = TrajectoryStore(layout.store_root), base_model_info(spec, layout)
     trained = {r[0] for r in store.sql("SELECT DISTINCT task_id FROM episodes WHERE spec = ? AND stage = 'training'", [spec.name])[1]}
     pool = [r for r in load_split(spec, layout, "train")[spec.model.warm_start.num_rows:] if r["task_id"] not in trained]
@@ -177,7 +191,7 @@ def mine_failures(spec: Spec, layout: Layout, run_id: str) -> dict:
                               m.chunk_tasks, on_chunk=progress.update)
     seconds = time.monotonic() - t0
     failures = failure_set(run.records, {r["task_id"]: r for r in rows}, m.keep)
-    write_jsonl(layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl", failures)
+    write_jsonl(paths(spec, layout).failure_set, failures)
     acc = evaluation.accuracy(run.records)
     return {"tasks_mined": len(rows), "tasks_excluded_as_trained": len(trained), "samples": len(run.records),
             "failures": len(failures), "failure_rate": len(failures) / max(len(rows), 1),
@@ -204,33 +218,35 @@ def failure_set(records: list[dict], rows: dict[str, Row], keep: str) -> list[di
 # -- training ----------------------------------------------------------------------------------------------
 
 def training_job(spec: Spec, layout: Layout, run_id: str) -> TrainJob:
-    out = layout.spec_dir(spec.name, "r3_model")
+    """The TrainJob of this spec's training, also written to `r3_model/job.json` for the training process.
+
+    Reuses the MLflow run of an interrupted training with the same settings (so a resume logs to one run);
+    changed settings start a new run and clear the old checkpoints."""
+    out = paths(spec, layout).training
     experiment = tracking.configure(layout.home, spec.name)
-    run_file = out / "mlflow_run.json"
     base, args = base_model_info(spec, layout), spec.training_args()
-    failures = layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl"
+    failures = paths(spec, layout).failure_set
     # What a resume must share with the interrupted training (as JSON reads it back): settings, base, failures.
     settings = json.loads(json.dumps({"r3": args, "base_model": base["model_id"],
                                       "failures": hashlib.sha256(failures.read_bytes()).hexdigest()}))
-    previous = read_json(run_file) if run_file.exists() else {}
+    previous = read_json(out.mlflow_run) if out.mlflow_run.exists() else {}
     # Reuse the MLflow run of an interrupted training in the same output dir, so a resume logs to one run. Changed
     # settings start afresh: the checkpoints were trained with the old ones.
-    if previous and not (out / "result.json").exists() and previous.get("settings") == settings:
+    if previous and not out.result.exists() and previous.get("settings") == settings:
         mlflow_run_id = previous["run_id"]
     else:
-        import mlflow
-
-        with mlflow.start_run(experiment_id=experiment, run_name=f"{spec.name}-{run_id[:8]}") as run:
-            mlflow.set_tags({"spec": spec.name, "dagster_run_id": run_id, "task": spec.task.name})
-            mlflow_run_id = run.info.run_id
-        write_json(run_file, {"run_id": mlflow_run_id, "settings": settings})
-        (out / "result.json").unlink(missing_ok=True)
-        _clear_checkpoints(out / "checkpoints")
-    return TrainJob(task=spec.task.name, task_config=spec.task.config, model_path=base["path"],
-                    failures_path=str(failures),
-                    output_dir=str(out), r3=args, mlflow_uri=tracking.tracking_uri(layout.home),
-                    mlflow_run_id=mlflow_run_id, store_root=str(layout.store_root), spec=spec.name, run_id=run_id,
-                    model_id=base["model_id"])
+        mlflow_run_id = tracking.start_run(experiment, f"{spec.name}-{run_id[:8]}",
+                                           {"spec": spec.name, "dagster_run_id": run_id, "task": spec.task.name})
+        write_json(out.mlflow_run, {"run_id": mlflow_run_id, "settings": settings})
+        out.result.unlink(missing_ok=True)
+        _clear_checkpoints(out.checkpoints)
+    job = TrainJob(task=spec.task.name, task_config=spec.task.config, model_path=base["path"],
+                   failures_path=str(failures),
+                   output_dir=str(out.root), r3=args, mlflow_uri=tracking.tracking_uri(layout.home),
+                   mlflow_run_id=mlflow_run_id, store_root=str(layout.store_root), spec=spec.name, run_id=run_id,
+                   model_id=base["model_id"])
+    job.write(out.job)
+    return job
 
 
 def _clear_checkpoints(path: Path) -> None:
@@ -241,16 +257,18 @@ def _clear_checkpoints(path: Path) -> None:
 
 
 def trained_model_info(spec: Spec, layout: Layout) -> dict:
-    out = layout.spec_dir(spec.name, "r3_model")
-    result, run = read_json(out / "result.json"), read_json(out / "mlflow_run.json")
+    out = paths(spec, layout).training
+    result, run = read_json(out.result), read_json(out.mlflow_run)
     return {**result, "mlflow_run_id": run["run_id"], "model_id": f"{spec.name}:r3:{run['run_id'][:12]}"}
 
 
 def training_integrity(spec: Spec, layout: Layout) -> dict:
     """R3's rules, checked on the stored rollouts of the last training run: every prompt comes from the failure
     set, and every reward equals the retry's verdict (1 if the retry was correct, else 0)."""
-    run_id = read_json(layout.spec_dir(spec.name, "r3_model") / "job.json")["run_id"]
-    failures = {f["row"]["task_id"] for f in read_jsonl(layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl")}
+    from r3_pipeline.store import TrajectoryStore
+
+    run_id = read_json(paths(spec, layout).training.job)["run_id"]
+    failures = {f["row"]["task_id"] for f in read_jsonl(paths(spec, layout).failure_set)}
     rows = TrajectoryStore(layout.store_root).sql(
         "SELECT task_id, reward, retry_correct FROM episodes WHERE spec = ? AND stage = 'training' AND run_id = ?",
         [spec.name, run_id])[1]
@@ -263,23 +281,20 @@ def training_integrity(spec: Spec, layout: Layout) -> dict:
 def training_curves_png(spec: Spec, layout: Layout) -> bytes:
     """The training curves as PNG, also saved as `r3_model/training_curves.png` and logged to the MLflow run
     (`training/training_curves.png`), where the Dagster asset page shows it from."""
-    import mlflow
-
     from r3_pipeline.training.curves import curves_png, training_curves
 
     tracking.configure(layout.home, spec.name)
-    run_id = read_json(layout.spec_dir(spec.name, "r3_model") / "mlflow_run.json")["run_id"]
+    out = paths(spec, layout).training
+    run_id = read_json(out.mlflow_run)["run_id"]
     png = curves_png(training_curves(run_id), f"{spec.name}: R3 training")
-    path = layout.spec_dir(spec.name, "r3_model") / "training_curves.png"
-    path.write_bytes(png)
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_artifact(str(path), artifact_path="training")
+    write_bytes(out.curves_png, png)
+    tracking.log_artifact(run_id, out.curves_png, "training")
     return png
 
 
 def mlflow_run_ref(spec: Spec, layout: Layout) -> dict:
     """The training run's MLflow experiment and run ids (the run that the evaluation and the model join)."""
-    run_id = read_json(layout.spec_dir(spec.name, "r3_model") / "mlflow_run.json")["run_id"]
+    run_id = read_json(paths(spec, layout).training.mlflow_run)["run_id"]
     return {"experiment_id": tracking.configure(layout.home, spec.name), "run_id": run_id}
 
 
@@ -288,6 +303,10 @@ def mlflow_run_ref(spec: Spec, layout: Layout) -> dict:
 def evaluate(spec: Spec, layout: Layout, run_id: str) -> dict:
     """Vanilla vs trained on the held-out test split, first and second attempt, greedy decoding; with
     `evaluation.bare_retry`, also the vanilla model retrying after a bare "try again" (no reflection)."""
+    from r3_pipeline.rollout.episodes import BARE, REFLECTION, EpisodeConfig
+    from r3_pipeline.rollout.stored import EpisodeSource, run_stored_episodes
+    from r3_pipeline.store import TrajectoryStore
+
     rows = load_split(spec, layout, "test")
     rows = rows[: spec.evaluation.num_tasks] if spec.evaluation.num_tasks else rows
     greedy = Sampling(0.0, 1.0, spec.evaluation.max_new_tokens)
@@ -325,18 +344,18 @@ def evaluate(spec: Spec, layout: Layout, run_id: str) -> dict:
            "reflection_examples": evaluation.reflection_examples(records[vanilla], records[trained]),
            "reflection_lengths": {label: [r["reflection_tokens"] for r in records[label] if r.get("reflection") is not None]
                                   for label in (vanilla, trained)}}
-    out_dir = layout.spec_dir(spec.name, "evaluation")
-    write_json(out_dir / "results.json", out)
+    files = paths(spec, layout)
+    write_json(files.evaluation_results, out)
     plot = evaluation.accuracy_plot_png(results, f"{spec.name}: held-out accuracy")
-    (out_dir / "accuracy.png").write_bytes(plot)
+    write_bytes(files.accuracy_png, plot)
     tracking.configure(layout.home, spec.name)
-    tracking.log_evaluation(models[trained]["mlflow_run_id"], out, out_dir / "accuracy.png")
+    tracking.log_evaluation(models[trained]["mlflow_run_id"], out, files.accuracy_png)
     return {**out, "table": evaluation.comparison_markdown(out), "plot_png": plot}
 
 
 def read_evaluation(spec: Spec, layout: Layout) -> dict:
     """The spec's last evaluation (results.json), in today's vanilla/trained vocabulary."""
-    return evaluation.with_vanilla(read_json(layout.spec_dir(spec.name, "evaluation") / "results.json"))
+    return evaluation.with_vanilla(read_json(paths(spec, layout).evaluation_results))
 
 
 # -- registry ----------------------------------------------------------------------------------------------
@@ -355,7 +374,7 @@ def register(spec: Spec, layout: Layout) -> dict:
             "reason": promo.reason, "previous_champion": promo.previous_champion,
             "model_uri": f"models:/{spec.registered_name}/{promo.version}", "mlflow_run_id": trained["mlflow_run_id"],
             "mlflow_experiment_id": experiment}
-    write_json(layout.spec_dir(spec.name) / "registry.json", info)
+    write_json(paths(spec, layout).registry, info)
     return info
 
 

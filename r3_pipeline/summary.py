@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from r3_pipeline import tracking
 from r3_pipeline.evaluation import comparison_rows, with_vanilla
 from r3_pipeline.layout import Layout, read_json, write_json
 from r3_pipeline.spec import Spec
@@ -13,10 +14,9 @@ def _pct(acc: float, ci) -> str:
 
 def build_summary(specs: list[Spec], layout: Layout, step_seconds: dict[str, dict[str, float]] | None = None) -> dict:
     out = {"home": str(layout.home), "trajectories": str(layout.store_root),
-           "mlflow_tracking_uri": f"sqlite:///{layout.home / 'mlflow.db'}", "specs": {}}
+           "mlflow_tracking_uri": tracking.tracking_uri(layout.home), "specs": {}}
     for spec in specs:
-        eval_path = layout.spec_dir(spec.name, "evaluation") / "results.json"
-        reg_path = layout.spec_dir(spec.name) / "registry.json"
+        eval_path, reg_path = layout.spec(spec.name).evaluation_results, layout.spec(spec.name).registry
         if not eval_path.exists():
             continue
         ev = with_vanilla(read_json(eval_path))

@@ -11,6 +11,10 @@ Registration and promotion are read-modify-writes of the registry, so they hold 
 SQLite store (`registry_lock`): two pipelines registering at once leave one champion, the better one, and
 an unbroken previous-champion chain. Both are idempotent per training run, so an asset re-materialized
 after an interruption neither adds a second version nor decides twice.
+
+The rest of the library reaches MLflow only through this module (runs, artifacts, the champion's weights, the
+tracking URI). MLflow is imported inside the functions that call it, so the Dagster definitions and the CLI,
+which only build links, load without it.
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import mlflow
-from mlflow import MlflowClient
-from mlflow.entities import LoggedModelStatus
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 CHAMPION, CHALLENGER, ROLLED_BACK = "champion", "challenger", "rolled_back"
 SCORE_TAG = "second_attempt_accuracy"
@@ -57,12 +61,82 @@ def tracking_uri(home: Path) -> str:
 
 def configure(home: Path, experiment: str) -> str:
     """Point MLflow at the SQLite store under `home` (artifacts beside it); return the experiment id."""
+    import mlflow
+
     home.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri(home))
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is None:
         return mlflow.create_experiment(experiment, artifact_location=(home / "mlartifacts").resolve().as_uri())
     return exp.experiment_id
+
+
+def start_run(experiment_id: str, name: str, tags: dict[str, str]) -> str:
+    """A new (ended) MLflow run in `experiment_id` with `tags`; its id, for the training to log to."""
+    import mlflow
+
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
+        mlflow.set_tags(tags)
+        return run.info.run_id
+
+
+@contextmanager
+def active_run(run_id: str = "", uri: str = ""):
+    """Log to `run_id` (a new run when empty) on the store at `uri` (the current one when empty) inside the block,
+    as the training process does; `log_params` and `log_metrics` go to it."""
+    import mlflow
+
+    if uri:
+        mlflow.set_tracking_uri(uri)
+    with mlflow.start_run(run_id=run_id or None) as run:
+        yield run.info.run_id
+
+
+def log_params(params: dict) -> None:
+    import mlflow
+
+    mlflow.log_params(params)
+
+
+def log_metrics(metrics: dict[str, float], step: int) -> None:
+    import mlflow
+
+    mlflow.log_metrics(metrics, step=step)
+
+
+def metric_history(run_id: str, name: str) -> list[tuple[int, float, int]]:
+    """Every (step, value, timestamp) logged for metric `name` of the run, in logging order."""
+    from mlflow import MlflowClient
+
+    history = MlflowClient().get_metric_history(run_id, name)
+    return [(m.step, m.value, m.timestamp) for m in sorted(history, key=lambda m: m.timestamp)]
+
+
+def log_artifact(run_id: str, path: Path, artifact_path: str) -> None:
+    """Attach the file at `path` to the run, under `artifact_path`."""
+    import mlflow
+
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+@dataclass
+class Champion:
+    model: Any
+    tokenizer: Any
+    version: str
+
+
+def load_champion(registered_name: str) -> Champion | None:
+    """The current champion's model and tokenizer (transformers objects) and version; None without a champion."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    champion = _alias_version(MlflowClient(), registered_name, CHAMPION)
+    if champion is None:
+        return None
+    parts = mlflow.transformers.load_model(f"models:/{registered_name}@{CHAMPION}", return_type="components")
+    return Champion(parts["model"], parts["tokenizer"], str(champion.version))
 
 
 @contextmanager
@@ -73,6 +147,8 @@ def registry_lock():
     shared tracking server has no such file: it would need a lock all clients share (a database advisory
     lock, say), so any other tracking URI is refused rather than left unguarded.
     """
+    import mlflow
+
     uri = mlflow.get_tracking_uri()
     if not uri.startswith("sqlite:///"):
         raise ValueError(f"registry changes are serialized only for a SQLite tracking store, not {uri}")
@@ -106,6 +182,9 @@ def log_model_version(model_dir: Path, registered_name: str, run_id: str) -> str
     Idempotent per run: a model already logged to `run_id` is reused and a version already registered from
     it is returned, so a re-run after an interruption adds no second version.
     """
+    import mlflow
+    from mlflow import MlflowClient
+
     model_uri = _logged_model_uri(run_id) or _log_model(model_dir, run_id)
     with registry_lock():  # the look-up and the registration are one step for racing registrations of a run
         existing = _run_version(MlflowClient(), registered_name, run_id)
@@ -113,6 +192,8 @@ def log_model_version(model_dir: Path, registered_name: str, run_id: str) -> str
 
 
 def _log_model(model_dir: Path, run_id: str) -> str:
+    import mlflow
+
     from r3_pipeline.models.loading import load_model
 
     model, tokenizer = load_model(model_dir)
@@ -125,6 +206,9 @@ def _log_model(model_dir: Path, run_id: str) -> str:
 
 
 def _logged_model_uri(run_id: str) -> str | None:
+    import mlflow
+    from mlflow.entities import LoggedModelStatus
+
     experiment = mlflow.get_run(run_id).info.experiment_id
     logged = mlflow.search_logged_models(experiment_ids=[experiment], output_format="list",
                                          filter_string=f"source_run_id='{run_id}' AND name='model'")
@@ -152,6 +236,8 @@ def promote(registered_name: str, version: str, score: float, baseline_score: fl
     The champion is read under `registry_lock`, so a concurrent promotion is compared with the winner of the
     other. A version promoted before keeps its recorded decision.
     """
+    from mlflow import MlflowClient
+
     client = MlflowClient()
     version = str(version)
     with registry_lock():
@@ -207,6 +293,8 @@ def rollback(registered_name: str, to_version: str | None = None, reason: str = 
     restored version records `rolled_back_from`. Later promotions are compared with the restored champion.
     Raises ValueError when there is no champion, no previous champion, or no such version.
     """
+    from mlflow import MlflowClient
+
     client = MlflowClient()
     with registry_lock():
         champion = _alias_version(client, registered_name, CHAMPION)
@@ -230,6 +318,8 @@ def rollback(registered_name: str, to_version: str | None = None, reason: str = 
 
 
 def _require_version(client: MlflowClient, registered_name: str, version: str) -> None:
+    import mlflow
+
     try:
         client.get_model_version(registered_name, version)
     except mlflow.exceptions.MlflowException:
@@ -239,6 +329,9 @@ def _require_version(client: MlflowClient, registered_name: str, version: str) -
 def model_versions(registered_name: str) -> list:
     """Every version of `registered_name`, oldest first, each with its `aliases` filled in (searches leave
     them empty)."""
+    import mlflow
+    from mlflow import MlflowClient
+
     client = MlflowClient()
     try:
         aliases = client.get_registered_model(registered_name).aliases
@@ -252,11 +345,15 @@ def model_versions(registered_name: str) -> list:
 
 def champion_uri(registered_name: str) -> str | None:
     """`models:/NAME@champion` when a champion exists."""
+    from mlflow import MlflowClient
+
     client = MlflowClient()
     return f"models:/{registered_name}@champion" if _alias_version(client, registered_name, CHAMPION) else None
 
 
 def _alias_version(client: MlflowClient, name: str, alias: str):
+    import mlflow
+
     try:
         return client.get_model_version_by_alias(name, alias)
     except mlflow.exceptions.MlflowException:
@@ -266,6 +363,8 @@ def _alias_version(client: MlflowClient, name: str, alias: str):
 def log_evaluation(run_id: str, evaluated: dict, plot_png: Path) -> None:
     """The held-out evaluation on the training run, in forms MLflow compares: one table (`evaluation.json`, one row
     per model and attempt), one bar chart of all of them on one scale, and a metric per model and attempt."""
+    import mlflow
+
     rows = [{"model": model, "attempt": attempt, "accuracy": res[attempt], "ci_low": res[f"{attempt}_ci"][0],
              "ci_high": res[f"{attempt}_ci"][1], "n": res["n"]}
             for model, res in evaluated["results"].items() for attempt in ("first", "second")]
@@ -278,6 +377,8 @@ def log_evaluation(run_id: str, evaluated: dict, plot_png: Path) -> None:
 
 def describe(registered_name: str, version: str, model_text: str, version_text: str) -> None:
     """Descriptions on the registered model and on one version, as the MLflow registry pages show them."""
+    from mlflow import MlflowClient
+
     client = MlflowClient()
     client.update_registered_model(registered_name, description=model_text)
     client.update_model_version(registered_name, str(version), description=version_text)

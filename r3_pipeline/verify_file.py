@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from r3_pipeline.tasks.base import Task
-from r3_pipeline.tasks.function_calling_data import RowRejected
-from r3_pipeline.tasks.function_calling_verify import nesting_exceeds, safe_name
+from r3_pipeline.tasks.function_calling_verify import safe_name
+from r3_pipeline.tasks.rows import RowRejected
+from r3_pipeline.tasks.strict_json import nesting_exceeds
 
 MAX_LINE_BYTES = 1 << 20  # a row holds at most a 20k-char response plus tools and answers: far below this
 MAX_LINE_DEPTH = 64

@@ -1,4 +1,6 @@
-"""Shared fixtures: a micro spec small enough to run the whole pipeline in about a minute on 2 CPU cores."""
+"""Shared fixtures: a micro spec small enough to run the whole pipeline in about a minute on 2 CPU cores, the tiny
+tokenizers the model tests build their stand-in models on, and a session's `r3 run`. Constants shared by test
+modules are in tests/support.py."""
 
 from __future__ import annotations
 
@@ -9,36 +11,51 @@ import pytest
 import yaml
 
 from r3_pipeline.spec import parse_spec
+from tests.support import MICRO_FC_SPEC, MICRO_SPEC, REPO
 
-REPO = Path(__file__).resolve().parent.parent
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    """Build a small BPE tokenizer trained on `texts` (the tests' stand-in for a real model's), with `chat_template`
+    replacing the default ChatML one when given. A fresh tokenizer per call: tests may change it."""
 
-MICRO_SPEC = {
-    "name": "micro",
-    "description": "Tiny end-to-end spec for tests.",
-    "task": {"name": "countdown", "config": {"seed": 1, "num_train": 160, "num_test": 24, "counts": [3],
-                                            "max_number": 10, "max_target": 30}},
-    "model": {"source": "embedded",
-              "embedded": {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2,
-                           "intermediate_size": 128, "vocab_size": 300},
-              "warm_start": {"num_rows": 100, "max_minutes": 0.25, "batch_size": 32}},
-    "mining": {"num_tasks": 24, "samples_per_task": 2, "keep": "any", "max_new_tokens": 24},
-    "training": {"preset": "cpu", "overrides": {"max_steps": 3, "num_generations": 4,
-                                                "per_device_train_batch_size": 8, "save_steps": 2,
-                                                "max_reflection_tokens": 16, "max_retry_tokens": 16}},
-    "evaluation": {"num_tasks": 24, "max_new_tokens": 24},
-    "registry": {"name": "r3-micro-test"},
-}
+    from r3_pipeline.models.tokenizer import train_tokenizer
+
+    def build(texts, vocab_size: int = 300, chat_template: str | None = None):
+        tok = train_tokenizer(texts, vocab_size)
+        if chat_template is not None:
+            tok.chat_template = chat_template
+        return tok
+
+    return build
 
 
-MICRO_FC_SPEC = {
-    **MICRO_SPEC,
-    "name": "micro_fc",
-    "description": "Tiny end-to-end function-calling spec for tests.",
-    "task": {"name": "function_calling", "config": {"seed": 1, "source": "synthetic", "num_train": 160, "num_test": 24,
-                                                   "prompts_path": "assets/prompts/function_calling_compact.yaml"}},
-    "model": {**MICRO_SPEC["model"], "embedded": {**MICRO_SPEC["model"]["embedded"], "max_positions": 768}},
-    "registry": {"name": "r3-micro-fc-test"},
-}
+@pytest.fixture(scope="session")
+def task_tokenizer(tiny_tokenizer):
+    """Build a tiny tokenizer over a task's own texts: the prompts of its train rows, and the reflection and retry
+    requests."""
+
+    def build(task, vocab_size: int = 300):
+        rows = task.build_splits().train
+        corpus = [m["content"] for r in rows for m in task.prompt_messages(r)]
+        corpus += [task.reflection_prompt(), task.retry_prompt()]
+        return tiny_tokenizer(corpus, vocab_size)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_tokenizer):
+    """Save a tiny embedded model (weights from `seed`) at a path, as the registry tests register it; its path."""
+    from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
+    from r3_pipeline.models.loading import save_model
+
+    def make(path: Path, seed: int) -> Path:
+        tok = tiny_tokenizer(["Numbers: 1, 2, 3. Target: 6. <answer>1 + 2 + 3</answer>"], 280)
+        model = build_embedded_model(EmbeddedModelConfig(hidden_size=16, num_layers=1, num_heads=2, num_kv_heads=1,
+                                                         intermediate_size=32, seed=seed), tok)
+        return save_model(model, tok, path)
+
+    return make
 
 
 @pytest.fixture

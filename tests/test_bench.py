@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from r3_pipeline.bench import store as store_bench
-from r3_pipeline.bench import train_step, verifiers
+from benchmarks import store as store_bench
+from benchmarks import train_step, verifiers
 from r3_pipeline.store import EPISODE_SCHEMA, TrajectoryStore
 from r3_pipeline.store import trajectories
 
@@ -110,3 +110,15 @@ def test_train_step_breakdown_adds_up_to_the_step() -> None:
                                              train_step.BACKWARD))
     assert figures["ratio"] == pytest.approx(figures["r3"]["mean_s"] / figures["grpo"]["mean_s"])
     assert "R3 / GRPO" in train_step.format_table(figures)
+
+
+# -- tasks ----------------------------------------------------------------------------------------------------------
+
+def test_task_speed_bench_times_every_case_against_its_target() -> None:
+    from benchmarks import tasks
+
+    figures = tasks.figures(solver_problems=5, synthetic_rows=50, splits=False)
+    assert len(figures) == 7
+    assert all(f["seconds"] >= 0 and f["target_s"] > 0 and f["ok"] == (f["seconds"] < f["target_s"])
+               for f in figures.values())
+    assert "target" in tasks.format_table(figures)

@@ -6,7 +6,9 @@ import math
 import pytest
 
 from r3_pipeline import evaluation
-from r3_pipeline.rollout.episodes import BARE, BARE_RETRY_PROMPT, EpisodeConfig, bare_retry_conversation
+from r3_pipeline.rollout.conversation import bare_retry_conversation
+from r3_pipeline.rollout.episodes import BARE, BARE_RETRY_PROMPT, EpisodeConfig
+from r3_pipeline.tasks import make_task
 
 
 def rec(task_id, first, retry=None, reflection=None, tokens=None, sample_idx=0):
@@ -71,11 +73,8 @@ def test_comparison_lists_the_five_lines_in_order(vanilla, bare):
 
 
 def test_bare_retry_conversation_has_no_reflection_turn():
-    class T:
-        pass
-
     first = [{"role": "user", "content": "Numbers: 1 2. Target: 3."}]
-    conv = bare_retry_conversation(T(), first, "1-2")
+    conv = bare_retry_conversation(make_task("countdown"), first, "1-2")  # its prompt file's bare_retry
     assert conv == [*first, {"role": "assistant", "content": "1-2"}, {"role": "user", "content": BARE_RETRY_PROMPT}]
     with pytest.raises(ValueError, match="retry_mode"):
         EpisodeConfig(retry_mode="twice")

@@ -21,7 +21,7 @@ from r3_pipeline.tasks.countdown import CountdownConfig, CountdownTask, problem_
 from r3_pipeline.tasks.countdown_math import solve
 from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE
 from r3_pipeline.verify_file import verify_line
-from tests.conftest import MICRO_SPEC
+from tests.support import MICRO_SPEC
 
 GOOD = [
     {"target": 24, "nums": [3, 3, 8, 8]},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
@@ -152,15 +151,13 @@ def test_extract_answer():
     assert extract_answer("</answer><answer>") is None
 
 
-def test_nested_parentheses_and_huge_string_are_fast():
-    started = time.perf_counter()
+def test_nested_parentheses_and_huge_string_are_refused():  # their speed: `r3 bench tasks`
     deep = "<answer>" + "(" * 10_000 + "3" + ")" * 10_000 + "</answer>"
     assert verify_countdown([3], 3, deep) == Verdict(False, "too_long")
     parens_in_bound = "(" * 150 + "3" + ")" * 150  # parser nesting limit, not the length bound, stops this
     assert check([3], 3, parens_in_bound[: MAX_ANSWER_CHARS]) == Verdict(False, "syntax")
     huge = "<answer>" + "9" * 10_000_000 + "</answer>"
     assert verify_countdown([3], 3, huge) == Verdict(False, "too_long")
-    assert time.perf_counter() - started < 1.0
 
 
 def test_huge_literal_within_length_bound():

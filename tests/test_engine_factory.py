@@ -9,16 +9,15 @@ import pytest
 
 from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
 from r3_pipeline.models.loading import save_model
-from r3_pipeline.models.tokenizer import train_tokenizer
 from r3_pipeline.rollout import factory, vllm_engine
 from r3_pipeline.rollout.engines import GenerationLimits, Sampling, TransformersEngine
 from r3_pipeline.spec import SpecError, parse_spec
-from tests.conftest import MICRO_SPEC
+from tests.support import MICRO_SPEC
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    tok = train_tokenizer(["Use the numbers 3 5 7 to reach 15.", "Answer: 3 + 5 + 7"], 280)
+def model_dir(tmp_path_factory, tiny_tokenizer):
+    tok = tiny_tokenizer(["Use the numbers 3 5 7 to reach 15.", "Answer: 3 + 5 + 7"], 280)
     model = build_embedded_model(EmbeddedModelConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
                                                      intermediate_size=64, max_positions=128), tok)
     return save_model(model, tok, tmp_path_factory.mktemp("m") / "model")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -261,33 +260,27 @@ def test_duplicate_keys_rejected():
 
 # -- hostile input ----------------------------------------------------------------------------------------------
 
-def test_100k_nested_brackets_return_quickly():
+# The time these take is measured by `r3 bench tasks`; here, what they return.
+
+def test_100k_nested_brackets_are_too_long():
     for text in ("[" * 100_000, "<tool_call>" + "[" * 100_000 + "</tool_call>", "{" * 100_000):
-        started = time.perf_counter()
         assert reason([WEATHER], text) == "too_long"
-        assert time.perf_counter() - started < 0.5
 
 
 def test_loads_strict_deep_input_within_size_bound_never_recurses():
-    started = time.perf_counter()
     with pytest.raises(JsonRejected) as err:
         loads_strict("[" * 100_000 + "]" * 100_000, max_chars=10**6)
     assert err.value.reason == "too_deep"
-    assert time.perf_counter() - started < 1.0
 
 
 def test_10mb_output():
     huge = answer([WEATHER]) * (10_000_000 // len(answer([WEATHER])))
-    started = time.perf_counter()
     assert reason([WEATHER], huge) == "too_long"
-    assert time.perf_counter() - started < 0.5
 
 
-def test_many_tags_within_bound_are_linear():
+def test_many_tags_within_bound_are_unparseable():
     text = "<tool_call>" * (MAX_RESPONSE_CHARS // len("<tool_call>"))
-    started = time.perf_counter()
     assert reason([WEATHER], text) == "unparseable"
-    assert time.perf_counter() - started < 0.5
 
 
 def test_lone_surrogates_and_junk_never_raise():

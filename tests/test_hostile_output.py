@@ -1,6 +1,6 @@
 """Hostile model output (DESIGN.md section 7): every verifier gives a reasoned verdict, never raises, runs nothing.
 
-The adversarial corpus lives in r3_pipeline.bench.hostile_corpus (r3_pipeline.bench.hostile times it); here
+The adversarial corpus lives in benchmarks.hostile_corpus (benchmarks.hostile times it); here
 every case's verdict is checked, and hypothesis throws arbitrary text, bytes, JSON-ish structures, grammar-built arithmetic (checked
 against an exact Fraction oracle computed here) and mutated correct answers at the verifiers. No test here is
 timed: speed is the benchmark's job. Bounded work is checked instead by tripwires that fail if an over-long
@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from r3_pipeline import verify_file
-from r3_pipeline.bench import hostile, hostile_corpus
-from r3_pipeline.tasks import countdown_verify, function_calling_verify
+from benchmarks import hostile, hostile_corpus
+from r3_pipeline.tasks import countdown_verify, function_calling_verify, strict_json
 from r3_pipeline.tasks.base import Verdict
 from r3_pipeline.tasks.countdown_verify import MAX_ANSWER_CHARS, MAX_DEPTH, MAX_MAGNITUDE, verify_countdown
 from r3_pipeline.tasks.function_calling_verify import nesting_exceeds, verify_calls
@@ -491,7 +491,7 @@ class _NoParse:
 def test_deep_input_is_rejected_before_any_parser_runs(monkeypatch):
     monkeypatch.setattr(countdown_verify, "ast", _NoParse())
     assert verify_countdown([8], 8, "<answer>" + "(" * 50 + "8" + ")" * 50 + "</answer>") == Verdict(False, "too_deep")
-    monkeypatch.setattr(function_calling_verify, "json", _NoParse())
+    monkeypatch.setattr(strict_json, "json", _NoParse())  # the JSON parser of the function-calling verifier
     assert verify_calls([WEATHER], "[" * 15_000) == Verdict(False, "too_deep")
     assert verify_calls([WEATHER], '{"a": ' * 2500 + "1" + "}" * 2500) == Verdict(False, "too_deep")
     monkeypatch.setattr(verify_file, "json", _NoParse())

@@ -7,8 +7,7 @@ from r3_pipeline import stages
 from r3_pipeline.layout import Layout, write_json, write_jsonl
 from r3_pipeline.spec import parse_spec
 from r3_pipeline.store import TrajectoryStore, episode_id
-from tests.conftest import MICRO_SPEC
-from tests.test_store import make_episode
+from tests.support import MICRO_SPEC, make_episode
 
 
 def rollout(task_id: str, reward: float, correct: bool, run_id: str = "run-1") -> dict:
@@ -25,8 +24,8 @@ def rollout(task_id: str, reward: float, correct: bool, run_id: str = "run-1") -
 ])
 def test_training_integrity(tmp_path, rows, ok):
     spec, layout = parse_spec(MICRO_SPEC), Layout(tmp_path)
-    write_json(layout.spec_dir("micro", "r3_model") / "job.json", {"run_id": "run-1"})
-    write_jsonl(layout.spec_dir("micro", "baseline") / "failure_set.jsonl",
+    write_json(layout.spec("micro").training.job, {"run_id": "run-1"})
+    write_jsonl(layout.spec("micro").failure_set,
                 [{"row": {"task_id": "a"}}, {"row": {"task_id": "b"}}])
     TrajectoryStore(layout.store_root).write(rows)
     assert stages.training_integrity(spec, layout)["ok"] is ok

@@ -26,7 +26,7 @@ from r3_pipeline.defs import build_definitions
 from r3_pipeline.defs.run import execute
 from r3_pipeline.layout import Layout, read_json
 from r3_pipeline.store import TrajectoryStore
-from tests.conftest import MICRO_SPEC
+from tests.support import MICRO_SPEC
 
 SPEC = {
     **MICRO_SPEC,
@@ -132,7 +132,7 @@ def test_killed_mining_resumes_and_readers_never_see_partial_data(env):
 
     _materialize(env, "baseline")
     _check_resumed_without_duplicates(store, "mining", before, 12 * 2)
-    failures = (Layout(env["home"]).spec_dir("kill", "baseline") / "failure_set.jsonl").read_text().splitlines()
+    failures = Layout(env["home"]).spec("kill").failure_set.read_text().splitlines()
     failed_tasks = store.sql("SELECT count(DISTINCT task_id) FROM episodes WHERE spec='kill' AND stage='mining' "
                              "AND NOT first_correct")[1][0][0]
     assert len(failures) == failed_tasks  # keep: any
@@ -141,21 +141,21 @@ def test_killed_mining_resumes_and_readers_never_see_partial_data(env):
 def test_killed_training_resumes_from_checkpoint_and_registers_once(env):
     _materialize(env, "baseline")
     layout = Layout(env["home"])
-    out = layout.spec_dir("kill", "r3_model")
-    checkpoint = out / "checkpoints" / "checkpoint-2" / "trainer_state.json"
+    out = layout.spec("kill").training
+    checkpoint = out.checkpoints / "checkpoint-2" / "trainer_state.json"
 
     proc = _start(env, "r3_model")
     _kill_when(proc, checkpoint.exists)
-    assert not (out / "result.json").exists()
-    run_before = read_json(out / "mlflow_run.json")["run_id"]
+    assert not out.result.exists()
+    run_before = read_json(out.mlflow_run)["run_id"]
 
     _materialize(env, "r3_model")  # would wait forever on the dead run's training slot if it were not reclaimed
     with DagsterInstance.get() as instance:
         assert instance.get_run_records()[1].dagster_run.status == DagsterRunStatus.FAILURE  # the killed run
-    result = read_json(out / "result.json")
+    result = read_json(out.result)
     assert "checkpoint-" in result["resumed_from"]  # it did not restart from step 0
     assert result["global_step"] == 8
-    assert read_json(out / "mlflow_run.json")["run_id"] == run_before  # one MLflow run for the whole training
+    assert read_json(out.mlflow_run)["run_id"] == run_before  # one MLflow run for the whole training
     mlflow.set_tracking_uri(tracking.tracking_uri(layout.home))
     steps = {m.step for m in MlflowClient().get_metric_history(run_before, "reward")}
     assert steps == set(range(1, 9))
@@ -182,11 +182,11 @@ def test_killed_training_with_changed_settings_starts_afresh(env):
     them, the next training starts from step 0 in a new MLflow run, instead of resuming with mixed settings or
     failing on MLflow's refusal to change a logged param."""
     _materialize(env, "baseline")
-    out = Layout(env["home"]).spec_dir("kill", "r3_model")
-    (out / "result.json").unlink(missing_ok=True)
+    out = Layout(env["home"]).spec("kill").training
+    out.result.unlink(missing_ok=True)
     proc = _start(env, "r3_model")
-    _kill_when(proc, (out / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists)
-    run_before = read_json(out / "mlflow_run.json")["run_id"]
+    _kill_when(proc, (out.checkpoints / "checkpoint-2" / "trainer_state.json").exists)
+    run_before = read_json(out.mlflow_run)["run_id"]
     spec_file = env["specs"] / "kill.yaml"
     changed = {**SPEC, "training": {"preset": "cpu", "overrides": {**SPEC["training"]["overrides"], "max_steps": 4,
                                                                   "learning_rate": 3e-5}}}
@@ -195,9 +195,9 @@ def test_killed_training_with_changed_settings_starts_afresh(env):
         _materialize(env, "r3_model")
     finally:
         spec_file.write_text(yaml.safe_dump(SPEC))
-    result = read_json(out / "result.json")
+    result = read_json(out.result)
     assert result["resumed_from"] == "" and result["global_step"] == 4
-    run_after = read_json(out / "mlflow_run.json")["run_id"]
+    run_after = read_json(out.mlflow_run)["run_id"]
     assert run_after != run_before
     mlflow.set_tracking_uri(tracking.tracking_uri(Layout(env["home"]).home))
     assert MlflowClient().get_run(run_after).data.params["r3.learning_rate"] == "3e-05"

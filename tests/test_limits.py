@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
-from r3_pipeline.models.tokenizer import train_tokenizer
 from r3_pipeline.rollout.engines import GenerationLimits, Sampling, TransformersEngine, pack_batches
-from r3_pipeline.rollout.episodes import EpisodeConfig, render, run_episodes
+from r3_pipeline.rollout.conversation import render
+from r3_pipeline.rollout.episodes import EpisodeConfig, run_episodes
 from r3_pipeline.store import TrajectoryStore, episode_id
 from r3_pipeline.tasks import make_task
 
@@ -27,11 +27,8 @@ def task():
 
 
 @pytest.fixture(scope="module")
-def tok(task):
-    rows = task.build_splits().train
-    corpus = [m["content"] for r in rows for m in task.prompt_messages(r)]
-    corpus += [task.reflection_prompt(), task.retry_prompt()]
-    return train_tokenizer(corpus, 300)
+def tok(task, task_tokenizer):
+    return task_tokenizer(task)
 
 
 def tiny_model(tok, max_positions=512):

@@ -4,8 +4,9 @@ written here, since no real model can be downloaded in tests."""
 
 import json
 
-from r3_pipeline.models.tokenizer import train_tokenizer
-from r3_pipeline.rollout.episodes import first_turn, render
+import pytest
+
+from r3_pipeline.rollout.conversation import first_turn, render
 from r3_pipeline.tasks import make_task
 
 TOOL_TEMPLATE = (
@@ -21,15 +22,15 @@ def _task_and_row(native=True):
     return task, task.build_splits().train[0]
 
 
-def _tokenizer(template):
-    tok = train_tokenizer(["get weather city Paris tool call", "<tools> </tools>"], 300)
-    tok.chat_template = template
-    return tok
+@pytest.fixture
+def tokenizer(tiny_tokenizer):
+    return lambda template: tiny_tokenizer(["get weather city Paris tool call", "<tools> </tools>"],
+                                           chat_template=template)
 
 
-def test_tool_aware_template_receives_tools_and_prompt_omits_them():
+def test_tool_aware_template_receives_tools_and_prompt_omits_them(tokenizer):
     task, row = _task_and_row()
-    tok = _tokenizer(TOOL_TEMPLATE)
+    tok = tokenizer(TOOL_TEMPLATE)
     messages, tools = first_turn(task, row, tok)
     names = [t["function"]["name"] if "function" in t else t["name"] for t in tools]
     assert names and all(name not in messages[0]["content"] for name in names)
@@ -37,12 +38,12 @@ def test_tool_aware_template_receives_tools_and_prompt_omits_them():
     assert "<tools>" in text and all(name in text for name in names)
 
 
-def test_plain_template_or_native_off_puts_tools_in_prompt_text():
+def test_plain_template_or_native_off_puts_tools_in_prompt_text(tokenizer):
     task, row = _task_and_row()
-    messages, tools = first_turn(task, row, _tokenizer(TOOL_TEMPLATE.split("{% endif %}", 1)[1]))
+    messages, tools = first_turn(task, row, tokenizer(TOOL_TEMPLATE.split("{% endif %}", 1)[1]))
     assert tools is None and row["tools"][0]["name"] in messages[0]["content"]
     task_off, row = _task_and_row(native=False)
-    messages, tools = first_turn(task_off, row, _tokenizer(TOOL_TEMPLATE))
+    messages, tools = first_turn(task_off, row, tokenizer(TOOL_TEMPLATE))
     assert tools is None and row["tools"][0]["name"] in messages[0]["content"]
 
 

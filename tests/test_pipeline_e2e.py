@@ -41,7 +41,7 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, regis
     modes = dict(store.sql("SELECT retry_mode, count(*) FILTER (WHERE reflection IS NOT NULL) FROM episodes "
                            "WHERE spec = ? AND stage = 'evaluation' GROUP BY 1", [name])[1])
     assert set(modes) == {"reflection", "bare"} and modes["bare"] == 0  # the control never reflects
-    ev = read_json(layout.spec_dir(name, "evaluation") / "results.json")
+    ev = read_json(layout.spec(name).evaluation_results)
     assert ev["results"]["vanilla_bare_retry"]["first"] == ev["results"]["vanilla"]["first"]  # same greedy first attempt
     assert ev["gains"]["second"]["n"] == 24
     assert ev["gains"]["second"]["diff"] == ev["results"]["trained"]["second"] - ev["results"]["vanilla"]["second"]
@@ -52,10 +52,10 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, regis
     assert mismatched == 0
     assert store.sql("SELECT count(*) FROM retry_success WHERE spec = ?", [name])[1][0][0] >= 3
 
-    failures = (layout.spec_dir(name, "baseline") / "failure_set.jsonl").read_text().splitlines()
+    failures = (layout.spec(name).failure_set).read_text().splitlines()
     assert failures, "the micro model should fail some train tasks"
 
-    reg = read_json(layout.spec_dir(name) / "registry.json")
+    reg = read_json(layout.spec(name).registry)
     mlflow.set_tracking_uri(tracking.tracking_uri(home))
     client = MlflowClient()
     version = client.get_model_version(registered, reg["version"])

@@ -12,7 +12,6 @@ import torch
 
 from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
 from r3_pipeline.models.loading import load_model, save_model
-from r3_pipeline.models.tokenizer import train_tokenizer
 from r3_pipeline.tasks import make_task
 from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, reflection_reward
 
@@ -20,14 +19,14 @@ G = 4
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, tiny_tokenizer):
     task = make_task("countdown", {"num_train": 8, "num_test": 2, "counts": [3], "max_number": 9, "max_target": 20})
     rows = task.build_splits().train[:4]
     rng = random.Random(0)
     failures = [(r, task.corrupt_response(r, rng)) for r in rows]
     corpus = [m["content"] for r, a in failures for m in task.prompt_messages(r)] + [a for _, a in failures]
     corpus += [task.reflection_prompt(), task.retry_prompt(), task.teacher_reflection(rows[0], failures[0][1])]
-    tok = train_tokenizer(corpus, 300)
+    tok = tiny_tokenizer(corpus)
     model = build_embedded_model(EmbeddedModelConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
                                                      intermediate_size=64), tok)
     # From a directory, as the pipeline does (TRL builds the KL reference model from the model's path).
@@ -55,6 +54,62 @@ def test_rollout_returns_one_completion_per_prompt_and_masks_all_but_reflection(
     # Reward is exactly the retry verdict, re-verified here from the retry text.
     expected = [float(task.verify(r, t).correct) for r, t in zip(result.rows, result.retries)]
     assert reflection_reward(None, result.retry_correct) == expected
+
+
+def test_rollout_metrics_reach_the_trainer_log(setup):
+    """Retry success and reflection length of the rollouts since the last log, averaged, in the next log (what
+    MLflow and the progress lines get), through Trainer's public `log`."""
+    trainer, _, _, seen = setup
+    trainer.r3_metrics.clear()
+    inputs = [{"prompt": p} for p in trainer.train_dataset["prompt"][:2] for _ in range(G)]
+    trainer._generate_and_score_completions(inputs)
+    result = seen[-1]
+    was_training = trainer.model.training
+    trainer.model.train()
+    try:
+        trainer.log({"loss": 0.5})
+    finally:
+        trainer.model.train(was_training)
+    logged = trainer.state.log_history[-1]
+    assert logged["r3/retry_success"] == pytest.approx(sum(result.retry_correct) / len(result.retry_correct))
+    assert logged["r3/reflection_tokens"] == pytest.approx(sum(result.reflection_tokens) / len(result.reflection_tokens))
+    assert trainer.r3_metrics == {}  # each log reports only what came after the previous one
+
+
+def test_training_rollouts_are_stored_as_episodes(setup, tmp_path):
+    """The training process stores each rollout through `Episode.to_record`, as mining and evaluation store theirs:
+    the mined failure as the first attempt, then the reflection, the retry and the reward."""
+    from r3_pipeline.store import TrajectoryStore, episode_id
+    from r3_pipeline.training.job import TrainJob
+    from r3_pipeline.training.train import store_recorder
+
+    trainer, task, _, seen = setup
+    trainer._generate_and_score_completions([{"prompt": p} for p in trainer.train_dataset["prompt"][:2] for _ in range(G)])
+    result = seen[-1]
+    job = TrainJob(task="countdown", task_config={}, model_path="m", failures_path="f",
+                   output_dir=str(tmp_path / "out"), spec="s", run_id="run-1", model_id="base")
+    store = TrajectoryStore(tmp_path / "store")
+    store_recorder(job, store, trainer.processing_class, task)(result)
+    columns, rows = store.sql("SELECT * FROM episodes WHERE stage = 'training' ORDER BY sample_idx")
+    records = [dict(zip(columns, r)) for r in rows]
+    assert len(records) == 2 * G
+    for i, rec in enumerate(records):
+        row, prompt = result.rows[i], result.prompts[i]
+        assert rec["episode_id"] == episode_id("s", "training", job.output_dir, row["task_id"], i, result.step)
+        assert (rec["spec"], rec["run_id"], rec["model_id"], rec["task_id"]) == ("s", "run-1", "base", row["task_id"])
+        assert rec["first_attempt"] == prompt[-2]["content"] and rec["first_correct"] is False
+        assert rec["first_reason"] == "mined_failure" and rec["first_tokens"] == 0
+        assert rec["reflection"] == result.reflections[i] and rec["reflection_tokens"] == result.reflection_tokens[i]
+        assert rec["retry"] == result.retries[i] and rec["retry_correct"] == result.retry_correct[i]
+        assert rec["reward"] == float(result.retry_correct[i]) and rec["retry_mode"] == "reflection"
+        assert rec["reflection_behaviour"] == task.reflection_behaviour(result.reflections[i])
+        assert trainer.processing_class.decode(render_first(task, row, prompt, trainer.processing_class)) == rec["prompt"]
+
+
+def render_first(task, row, prompt, tok):
+    from r3_pipeline.rollout.conversation import first_turn, render
+
+    return render(tok, prompt[:-2], first_turn(task, row, tok)[1])
 
 
 @pytest.fixture

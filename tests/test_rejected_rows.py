@@ -8,7 +8,7 @@ from r3_pipeline import stages
 from r3_pipeline.layout import Layout
 from r3_pipeline.spec import parse_spec
 from r3_pipeline.store import TrajectoryStore
-from tests.conftest import MICRO_FC_SPEC
+from tests.support import MICRO_FC_SPEC
 
 TOOLS = [{"name": "get_weather", "description": "Weather", "parameters": {"city": {"type": "str", "description": "City"}}}]
 

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -19,31 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 from r3_pipeline.store import EPISODE_SCHEMA, TrajectoryStore, episode_id
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
-
-
-def make_episode(key: str, **overrides) -> dict:
-    row = {
-        "episode_id": episode_id("s", "mining", "base", key, 0),
-        "spec": "s",
-        "stage": "mining",
-        "run_id": "",
-        "model_id": "base",
-        "task": "countdown",
-        "task_id": key,
-        "sample_idx": 0,
-        "step": None,
-        "prompt": f"prompt {key}",
-        "first_attempt": "answer",
-        "first_correct": True,
-        "first_reason": "correct",
-        "prompt_tokens": 12,
-        "first_tokens": 5,
-        "started_at": T0,
-        "finished_at": T0 + timedelta(seconds=1),
-    }
-    row.update(overrides)
-    return row
+from tests.support import T0, make_episode
 
 
 def failed(key: str, reason: str, reflection_tokens: int | None, retry_reason: str | None, **kw) -> dict:

@@ -20,13 +20,12 @@ import torch
 from r3_pipeline.layout import Layout, read_jsonl
 from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
 from r3_pipeline.models.loading import load_model, save_model
-from r3_pipeline.models.tokenizer import train_tokenizer
 from r3_pipeline.rollout.engines import GenerationLimits, Sampling, TransformersEngine
-from r3_pipeline.rollout.episodes import render
+from r3_pipeline.rollout.conversation import render
 from r3_pipeline.spec import parse_spec
 from r3_pipeline.tasks import make_task
 
-from tests.conftest import MICRO_SPEC
+from tests.support import MICRO_SPEC
 
 pytestmark = pytest.mark.vllm
 
@@ -52,11 +51,8 @@ def task():
 
 
 @pytest.fixture(scope="module")
-def tok(task):
-    rows = task.build_splits().train
-    corpus = [m["content"] for r in rows for m in task.prompt_messages(r)]
-    corpus += [task.reflection_prompt(), task.retry_prompt()]
-    return train_tokenizer(corpus, 300)
+def tok(task, task_tokenizer):
+    return task_tokenizer(task)
 
 
 def save_tiny(tok, path, max_positions=512, num_heads=2):
@@ -217,7 +213,7 @@ def test_micro_mining_run_with_vllm(tmp_path):
         store = TrajectoryStore(layout.store_root)
         texts[kind] = dict(store.sql("SELECT task_id, first_attempt FROM episodes WHERE stage = 'mining'")[1])
         failures[kind] = sorted(f["row"]["task_id"] for f in read_jsonl(
-            layout.spec_dir(spec.name, "baseline") / "failure_set.jsonl"))
+            layout.spec(spec.name).failure_set))
     t, v = results["transformers"], results["vllm"]
     assert (t["engine"], v["engine"]) == ("transformers (chosen)", "vllm (vllm)")
     assert v["samples"] == t["samples"] == 24 and len(texts["vllm"]) == len(texts["transformers"]) == 24
@@ -232,7 +228,7 @@ def test_smollm2_greedy_agrees_with_transformers(smollm2_dir):
     """A real model's architecture (Llama), tokenizer and end of turn through vLLM on CPU: greedy continuations of
     Countdown and function-calling prompts equal the transformers engine's, except where the two top logits are
     within float rounding of each other at the first differing step (a tie either engine may break)."""
-    from r3_pipeline.rollout.episodes import first_turn
+    from r3_pipeline.rollout.conversation import first_turn
     from r3_pipeline.rollout.vllm_engine import VLLMEngine
 
     model, tok = load_model(smollm2_dir, dtype="float32")

@@ -7,7 +7,6 @@ from collections import Counter
 
 import pytest
 
-from r3_pipeline.models.tokenizer import train_tokenizer
 from r3_pipeline.tasks.countdown import CountdownConfig, CountdownTask
 from r3_pipeline.tasks.countdown_verify import extract_answer
 from r3_pipeline.training.warm_start import (
@@ -73,10 +72,10 @@ def test_follow_conversations_train_only_a_retry_that_gives_the_proposed_answer(
         assert not task.verify(row, msgs[5]["content"]).correct
 
 
-def test_only_the_trained_turns_carry_labels(task_rows):
+def test_only_the_trained_turns_carry_labels(task_rows, tiny_tokenizer):
     task, rows = task_rows
     convs = warm_start_conversations(task, rows[:200], WarmStartConfig(failure_fraction=0.3, follow_fraction=0.3))
-    tok = train_tokenizer((_corpus_text(m) for m, _ in convs), 300)
+    tok = tiny_tokenizer(_corpus_text(m) for m, _ in convs)
     for msgs, trained in kinds(convs)["follow"][:5] + kinds(convs)["teacher"][:5]:
         ids, labels = tokenize_conversation(tok, msgs, trained)
         labelled = tok.decode([i for i, lab in zip(ids, labels) if lab != -100], skip_special_tokens=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from r3_pipeline import stages
 from r3_pipeline.layout import Layout
 from r3_pipeline.rollout.engines import Sampling
-from r3_pipeline.rollout.episodes import first_turn, reflection_conversation, render, retry_conversation
+from r3_pipeline.rollout.conversation import first_turn, reflection_conversation, render, retry_conversation
 from r3_pipeline.rollout.factory import make_engine
 from r3_pipeline.spec import load_spec
 
@@ -24,9 +24,9 @@ spec, layout = load_spec(sys.argv[1]), Layout(sys.argv[2])
 n_tasks = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
 k = int(sys.argv[4]) if len(sys.argv) > 4 else 4
 t0 = time.time()
-if not (layout.spec_dir(spec.name, "tasks") / "test.jsonl").exists():
+if not layout.spec(spec.name).split("test").exists():
     stages.prepare_tasks(spec, layout)
-info_path = layout.spec_dir(spec.name, "base_model") / "info.json"
+info_path = layout.spec(spec.name).base_model_info
 if not info_path.exists():
     print("warm start", stages.build_base_model(spec, layout), flush=True)
 info = json.loads(info_path.read_text())

@@ -7,7 +7,7 @@ Headroom of R3 on a model: for held-out greedy failures, retry success after (a)
 import json, sys, time
 from r3_pipeline.rollout.factory import make_engine
 from r3_pipeline.rollout.engines import Sampling
-from r3_pipeline.rollout.episodes import first_turn, render, reflection_conversation, retry_conversation
+from r3_pipeline.rollout.conversation import first_turn, reflection_conversation, render, retry_conversation
 from r3_pipeline.tasks import make_task
 import yaml
 model, home, k = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -127,8 +127,8 @@ def spec_definitions(spec: Spec) -> dict:
     @asset(key=key("r3_model"), deps=[key("baseline")], group_name=group, pool="training",
            description="R3 training (TRL GRPO, reward on reflection tokens only) in its own process via accelerate.")
     def r3_model(context: AssetExecutionContext, r3: R3Home, pipes_subprocess_client: PipesSubprocessClient):
-        job = stages.training_job(spec, r3.layout, context.run.run_id)
-        job_path = job.write(r3.layout.spec_dir(spec.name, "r3_model") / "job.json")
+        stages.training_job(spec, r3.layout, context.run.run_id)
+        job_path = r3.layout.spec(spec.name).training.job
         command = [*_resolve(spec.training.launcher), "-m", "r3_pipeline.defs.pipes_training", "--job", str(job_path)]
         result = pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
         png = stages.training_curves_png(spec, r3.layout)
@@ -140,7 +140,7 @@ def spec_definitions(spec: Spec) -> dict:
             **(result.metadata or {}), "summary": summary,
             "mlflow_run": MetadataValue.url(tracking.run_url(ref["experiment_id"], ref["run_id"])),
             **_plots("training_curves", png, ref["run_id"], "training/training_curves.png",
-                     r3.layout.spec_dir(spec.name, "r3_model") / "training_curves.png")})
+                     r3.layout.spec(spec.name).training.curves_png)})
 
     @asset_check(asset=key("r3_model"), op_tags=CHECK_FIRST, description="Training prompts all come from the "
                  "failure set, and each reward equals the retry's verdict (R3's rules, on the stored rollouts).")
@@ -163,7 +163,7 @@ def spec_definitions(spec: Spec) -> dict:
         return MaterializeResult(metadata={
             "summary": summary, "accuracy": MetadataValue.md(eval_lib.comparison_table(out)),
             **_plots("plot", out["plot_png"], ref["run_id"], "evaluation/accuracy.png",
-                     r3.layout.spec_dir(spec.name, "evaluation") / "accuracy.png"),
+                     r3.layout.spec(spec.name).accuracy_png),
             "details": MetadataValue.md(out["table"]), "n": out["n"],
             "vanilla_second_attempt": res["vanilla"]["second"], "trained_second_attempt": res["trained"]["second"],
             "vanilla_first_attempt": res["vanilla"]["first"], "trained_first_attempt": res["trained"]["first"],

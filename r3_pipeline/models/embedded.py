@@ -6,25 +6,10 @@ It plays the role of a real instruction-tuned model on machines without a model 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-
-@dataclass
-class EmbeddedModelConfig:
-    """Defaults: about 0.8M parameters. Measured on 2 CPU cores, this size beats a 3.2M one at a fixed warm-start
-    budget (5 minutes: 1,258 steps and 25% held-out Countdown accuracy against 225 steps and 0%)."""
-
-    hidden_size: int = field(default=128, metadata={"help": "Width of the residual stream."})
-    num_layers: int = field(default=4, metadata={"help": "Number of decoder layers."})
-    num_heads: int = field(default=4, metadata={"help": "Attention heads (query)."})
-    num_kv_heads: int = field(default=2, metadata={"help": "Key/value heads (grouped-query attention)."})
-    intermediate_size: int = field(default=384, metadata={"help": "MLP hidden width."})
-    max_positions: int = field(default=512, metadata={"help": "Longest conversation in tokens."})
-    vocab_size: int = field(default=1024, metadata={"help": "BPE vocabulary size of the locally trained tokenizer."})
-    seed: int = field(default=0, metadata={"help": "Seed for weight initialisation."})
+from r3_pipeline.models.embedded_config import EmbeddedModelConfig
 
 
 def build_embedded_model(cfg: EmbeddedModelConfig, tokenizer: PreTrainedTokenizerFast) -> Qwen2ForCausalLM:

@@ -1,8 +1,9 @@
 """The R3 episode, batched: attempt -> verify -> reflection request -> reflection -> retry -> verify.
 
-Every stage (mining, evaluation, training rollouts) builds the same conversation, so what the model sees at
-evaluation is exactly what it was trained on. Turns are generated for the whole batch at once: all first
-attempts, then reflections for the failures, then retries.
+Every stage (mining, evaluation, training rollouts, the warm start's conversations) builds its turns with
+`r3_pipeline.rollout.conversation`, so what the model sees at evaluation is exactly what it was trained on, and
+every stage stores its episodes through `Episode.to_record`. Turns are generated for the whole batch at once:
+all first attempts, then reflections for the failures, then retries.
 """
 
 from __future__ import annotations
@@ -10,14 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from r3_pipeline.rollout.engines import Engine, Generation, Sampling
+from r3_pipeline.prompts import DEFAULT_BARE_RETRY
+from r3_pipeline.rollout.conversation import (
+    bare_retry_conversation,
+    first_turn,
+    reflect_and_retry,
+    reflection_conversation,
+    render,
+)
+from r3_pipeline.rollout.sampling import Sampling
 from r3_pipeline.store import episode_id
-from r3_pipeline.tasks.base import Message, Row, Task, Verdict
+from r3_pipeline.tasks.base import Row, Task, Verdict
+
+if TYPE_CHECKING:  # the engines import torch; episodes only call them
+    from r3_pipeline.rollout.engines import Engine, Generation
 
 
 REFLECTION, BARE = "reflection", "bare"
-BARE_RETRY_PROMPT = "That is not correct. Try again."
+BARE_RETRY_PROMPT = DEFAULT_BARE_RETRY  # what the shipped prompt files ask (their `bare_retry`)
 
 
 @dataclass
@@ -62,14 +75,16 @@ class Episode:
         return self.first_verdict.correct or bool(self.retry_verdict and self.retry_verdict.correct)
 
     def to_record(self, *, spec: str, stage: str, run_id: str, model_id: str, task: str, step: int | None = None,
-                  reward: float | None = None, behaviour_of: Callable[[str], str] | None = None) -> dict:
-        """The store row; `behaviour_of` (a task's `reflection_behaviour`) fills `reflection_behaviour`."""
+                  reward: float | None = None, behaviour_of: Callable[[str], str] | None = None,
+                  id_scope: str | None = None) -> dict:
+        """The store row; `behaviour_of` (a task's `reflection_behaviour`) fills `reflection_behaviour`. The episode
+        id is scoped by `model_id`, or by `id_scope` when given (training: its output dir)."""
         task_id = self.row["task_id"]
         # Reflection episodes keep their original ids; a bare-retry run's episodes of the same task are others.
         mode = () if self.retry_mode == REFLECTION else (self.retry_mode,)
         return {
-            "episode_id": episode_id(spec, stage, model_id, task_id, self.sample_idx, -1 if step is None else step,
-                                     *mode),
+            "episode_id": episode_id(spec, stage, model_id if id_scope is None else id_scope, task_id, self.sample_idx,
+                                     -1 if step is None else step, *mode),
             "spec": spec, "stage": stage, "run_id": run_id, "model_id": model_id, "task": task,
             "task_id": task_id, "sample_idx": self.sample_idx, "step": step,
             "prompt": self.prompt, "first_attempt": self.first.text,
@@ -86,39 +101,6 @@ class Episode:
             "reflection_behaviour": behaviour_of(self.reflection.text) if self.reflection and behaviour_of else None,
             "started_at": self.started_at, "finished_at": self.finished_at or datetime.now(timezone.utc),
         }
-
-
-def supports_tools(tokenizer) -> bool:
-    return "tools" in str(getattr(tokenizer, "chat_template", "") or "")
-
-
-def first_turn(task: Task, row: Row, tokenizer) -> tuple[list[Message], list[dict] | None]:
-    """The first-attempt messages, and the tools to hand the chat template when both the task offers native
-    tools and the model's template renders them (then the prompt text leaves the tools out)."""
-    tools = task.chat_tools(row) if hasattr(task, "chat_tools") else None
-    if tools and supports_tools(tokenizer):
-        return task.native_prompt_messages(row), tools
-    return task.prompt_messages(row), None
-
-
-def render(tokenizer, messages: list[Message], tools: list[dict] | None = None) -> list[int]:
-    """Token ids of a conversation, ending with the assistant generation prompt."""
-    extra = {"tools": tools} if tools else {}
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **extra)
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
-
-
-def reflection_conversation(task: Task, first: list[Message], first_attempt: str) -> list[Message]:
-    return [*first, {"role": "assistant", "content": first_attempt}, {"role": "user", "content": task.reflection_prompt()}]
-
-
-def retry_conversation(task: Task, conversation: list[Message], reflection: str) -> list[Message]:
-    return [*conversation, {"role": "assistant", "content": reflection}, {"role": "user", "content": task.retry_prompt()}]
-
-
-def bare_retry_conversation(task: Task, first: list[Message], first_attempt: str) -> list[Message]:
-    prompt = getattr(task, "bare_retry_prompt", lambda: BARE_RETRY_PROMPT)()
-    return [*first, {"role": "assistant", "content": first_attempt}, {"role": "user", "content": prompt}]
 
 
 def run_episodes(task: Task, rows: list[Row], engine: Engine, cfg: EpisodeConfig) -> list[Episode]:
@@ -139,13 +121,11 @@ def run_episodes(task: Task, rows: list[Row], engine: Engine, cfg: EpisodeConfig
         for (e, _), retry in zip(failed, retries):
             e.retry, e.retry_verdict = retry, task.verify(e.row, retry.text)
     elif failed:
-        reflect_convs = [reflection_conversation(task, msgs, e.first.text) for e, (msgs, _) in failed]
-        tools = [t for _, (_, t) in failed]
-        reflections = engine.generate([render(tok, c, t) for c, t in zip(reflect_convs, tools)], cfg.reflection)
-        retry_convs = [retry_conversation(task, c, g.text) for c, g in zip(reflect_convs, reflections)]
-        retries = engine.generate([render(tok, c, t) for c, t in zip(retry_convs, tools)], cfg.retry)
-        for (e, _), refl, retry in zip(failed, reflections, retries):
-            e.reflection, e.retry, e.retry_verdict = refl, retry, task.verify(e.row, retry.text)
+        second = reflect_and_retry(task, engine, [e.row for e, _ in failed],
+                                   [reflection_conversation(task, msgs, e.first.text) for e, (msgs, _) in failed],
+                                   [t for _, (_, t) in failed], cfg.reflection, cfg.retry)
+        for (e, _), refl, retry, verdict in zip(failed, second.reflections, second.retries, second.verdicts):
+            e.reflection, e.retry, e.retry_verdict = refl, retry, verdict
     now = datetime.now(timezone.utc)
     for e in episodes:
         e.finished_at = now

@@ -1,12 +1,14 @@
 """Pick and build a generation engine by name: 'transformers', 'vllm', or 'auto' (vLLM when it imports and starts
-on this model, else transformers). The choice and its reason are logged, and kept on `engine.choice`."""
+on this model, else transformers). The choice and its reason are logged, and kept on `engine.choice`.
+
+The engines (torch, vLLM) are imported only when one is built, so specs can check `ENGINES` without them."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from r3_pipeline.rollout.engines import GenerationLimits, TransformersEngine
+from r3_pipeline.rollout.sampling import GenerationLimits
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,9 @@ def make_engine(kind: str, model_path: str | Path, batch_size: int = 64, limits:
     return _transformers(model_path, batch_size, limits, "chosen")
 
 
-def _transformers(model_path, batch_size: int, limits: GenerationLimits, why: str) -> TransformersEngine:
+def _transformers(model_path, batch_size: int, limits: GenerationLimits, why: str):
     from r3_pipeline.models.loading import default_device, load_model
+    from r3_pipeline.rollout.engines import TransformersEngine
 
     (log.warning if why.startswith("auto: vLLM did not start") else log.info)(
         "generation engine for %s: transformers (%s)", model_path, why)

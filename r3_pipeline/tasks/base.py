@@ -37,14 +37,20 @@ class Splits:
         return self.rows_read or len(self.train) + len(self.test) + len(self.rejected)
 
 
+class TaskConfig(Protocol):
+    """What the pipeline reads of every task's config dataclass."""
+
+    max_reject_rate: float  # largest share of input rows set aside as invalid that the tasks asset accepts
+    prompts_path: str | None  # the task's prompt file (None: its own in assets/prompts/)
+
+
 class Task(Protocol):
-    """Required methods below. Optional: `chat_tools(row)` and `native_prompt_messages(row)` for tasks whose
-    tools a tool-aware chat template should render (see `r3_pipeline.rollout.episodes.first_turn`), and for
-    `r3 verify`: `read_row(row)`, the row as `verify` takes it under the task's loader rules (raising
-    function_calling_data.RowRejected with the reason), and `validate_row(row)`, that reason or None."""
+    """What every task provides; the prompt texts come from its prompt file (assets/prompts/, `r3_pipeline.prompts`).
+    For `r3 verify` a task also has `read_row(row)`, the row as `verify` takes it under the task's loader rules
+    (raising `r3_pipeline.tasks.rows.RowRejected` with the reason), and `validate_row(row)`, that reason or None."""
 
     name: str
-    config: Any
+    config: TaskConfig
     reflection_behaviours: tuple[str, ...]  # the teacher's reflection behaviours, for the warm start's mixture
 
     def build_splits(self) -> Splits:
@@ -52,6 +58,12 @@ class Task(Protocol):
 
     def prompt_messages(self, row: Row) -> list[Message]:
         """The chat messages that pose this row to the model (the first-attempt prompt)."""
+
+    def chat_tools(self, row: Row) -> list[dict] | None:
+        """Tools for a tool-aware chat template to render, or None (see `r3_pipeline.rollout.episodes.first_turn`)."""
+
+    def native_prompt_messages(self, row: Row) -> list[Message]:
+        """The first-attempt prompt when the chat template renders `chat_tools(row)` itself."""
 
     def verify(self, row: Row, response: str) -> Verdict:
         """Score a model response. Must never raise and never evaluate model text as code."""
@@ -67,6 +79,12 @@ class Task(Protocol):
 
     def retry_prompt(self) -> str:
         """The user turn asking for the second attempt after the reflection."""
+
+    def bare_retry_prompt(self) -> str:
+        """The user turn asking for a second attempt with no reflection (the control of evaluation.bare_retry)."""
+
+    def practice_prompt(self, behaviour: str) -> str:
+        """The reflection request that asks for `behaviour` by name (the warm start's practice conversations)."""
 
     def teacher_reflection(self, row: Row, wrong_response: str, proposal: str | None = None,
                            behaviour: str = "guess", rng: random.Random | None = None) -> str:

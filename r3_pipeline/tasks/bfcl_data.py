@@ -45,7 +45,8 @@ from r3_pipeline.tasks.function_calling_data import (
     utf8_ok,
     validate_rows,
 )
-from r3_pipeline.tasks.function_calling_verify import nesting_exceeds, safe_name
+from r3_pipeline.tasks.function_calling_verify import safe_name
+from r3_pipeline.tasks.strict_json import nesting_exceeds
 
 MAX_CHARS = {"question": 16_000, "function": 40_000, "ground_truth": 8_000}
 MAX_CALLS = 32

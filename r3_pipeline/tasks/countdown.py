@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from r3_pipeline.prompts import load_prompts, practice_prompt
+from r3_pipeline.prompts import PromptTexts, load_prompts
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
 from r3_pipeline.tasks.countdown_data import (
     GENERATED,
@@ -34,7 +34,7 @@ from r3_pipeline.tasks.countdown_data import (
 from r3_pipeline.tasks.countdown_math import solve
 from r3_pipeline.tasks.countdown_teacher import BEHAVIOURS, HINTS, reflection_behaviour, teacher_reflection
 from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE, verify_countdown
-from r3_pipeline.tasks.function_calling_data import RowRejected
+from r3_pipeline.tasks.rows import RowRejected
 
 MAX_COUNT = 6  # the solver's cost grows steeply past this many numbers
 _CORRUPT_OPS = "+-*/"
@@ -171,7 +171,7 @@ def validate_row(row: object) -> str | None:
     return None
 
 
-class CountdownTask:
+class CountdownTask(PromptTexts):
     """Countdown as a Task (see r3_pipeline.tasks.base.Task)."""
 
     name = "countdown"
@@ -214,14 +214,12 @@ class CountdownTask:
         # Fallback: an extra copy of a number can never use the numbers exactly once.
         return f"<answer>{_chain(numbers + numbers[:1], ['+'] * len(numbers))}</answer>"
 
-    def reflection_prompt(self) -> str:
-        return self.prompts["reflection"]
+    def native_prompt_messages(self, row: Row) -> list[Message]:
+        return self.prompt_messages(row)
 
-    def retry_prompt(self) -> str:
-        return self.prompts["retry"]
+    def chat_tools(self, row: Row) -> list[dict] | None:
+        return None  # no tools: the chat template renders the plain prompt
 
-    def practice_prompt(self, behaviour: str) -> str:
-        return practice_prompt(self.prompts, behaviour)
 
     reflection_behaviours = BEHAVIOURS
 

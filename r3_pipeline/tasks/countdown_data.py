@@ -43,8 +43,8 @@ from typing import Any
 
 from r3_pipeline.tasks.base import Row
 from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE
-from r3_pipeline.tasks.function_calling_data import LOCAL_SUFFIXES, RowRejected, load_xlam, split_rows
-from r3_pipeline.tasks.function_calling_verify import JsonRejected, loads_strict
+from r3_pipeline.tasks.rows import LOCAL_SUFFIXES, RowRejected, load_rows, split_rows
+from r3_pipeline.tasks.strict_json import JsonRejected, loads_strict
 
 GENERATED = "generated"
 NUMBER_FIELDS = ("nums", "numbers")  # TinyZero's name first, then this pipeline's
@@ -81,7 +81,7 @@ def read_source(source: str, split: str = "train") -> Iterator[SourceRow]:
 
 def _load_whole(source: str, split: str) -> list[Any]:
     try:
-        return load_xlam(source, split)  # despite its name, a plain loader of rows from .json/.parquet/datasets
+        return load_rows(source, split)
     except Exception as exc:  # noqa: BLE001 - whatever failed, the user must fix `source`
         hint = ""
         if source.lower().endswith(".json"):

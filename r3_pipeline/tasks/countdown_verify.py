@@ -42,6 +42,7 @@ from collections import Counter
 from fractions import Fraction
 
 from r3_pipeline.tasks.base import Verdict
+from r3_pipeline.tasks.rows import Rejected
 
 MAX_RESPONSE_CHARS = 20_000
 MAX_ANSWER_CHARS = 200
@@ -61,12 +62,8 @@ _OPS = {
 }
 
 
-class _Reject(Exception):
+class _Reject(Rejected):
     """Internal control flow: carries the reason code out of the tree walk."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 def extract_answer(response: str) -> str | None:

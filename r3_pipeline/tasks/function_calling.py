@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from r3_pipeline.prompts import load_prompts, practice_prompt
+from r3_pipeline.prompts import PromptTexts, load_prompts
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
 from r3_pipeline.tasks.bfcl_data import Answers, bfcl_json_schema, is_bfcl_row, read_bfcl_row, validate_bfcl_rows
 from r3_pipeline.tasks.bfcl_verify import verify_bfcl
@@ -119,7 +119,7 @@ def _config_problem(cfg: FunctionCallingConfig) -> str | None:
     return None
 
 
-class FunctionCallingTask:
+class FunctionCallingTask(PromptTexts):
     """Function calling as a Task (see r3_pipeline.tasks.base.Task)."""
 
     name = "function_calling"
@@ -197,14 +197,6 @@ class FunctionCallingTask:
             return bfcl_json_schema(row["bfcl"]["functions"])
         return xlam_to_json_schema(_field(row, "tools"))
 
-    def reflection_prompt(self) -> str:
-        return self.prompts["reflection"]
-
-    def retry_prompt(self) -> str:
-        return self.prompts["retry"]
-
-    def practice_prompt(self, behaviour: str) -> str:
-        return practice_prompt(self.prompts, behaviour)
 
     # -- answers ------------------------------------------------------------------------------------------------
 

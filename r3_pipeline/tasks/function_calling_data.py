@@ -25,89 +25,28 @@ parse). Rejected rows keep the raw row's fields plus `reject_reason`.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from pathlib import Path
 from collections.abc import Callable
 from typing import Any, Iterable
 
 from r3_pipeline.tasks.base import Row
-from r3_pipeline.tasks.function_calling_verify import JsonRejected, loads_strict, safe_name
+from r3_pipeline.tasks.function_calling_verify import safe_name
+from r3_pipeline.tasks.rows import LOAD_ERROR as _LOAD_ERROR
+from r3_pipeline.tasks.rows import LOCAL_SUFFIXES, RowRejected, load_rows, split_rows  # noqa: F401 (re-exported)
+from r3_pipeline.tasks.strict_json import JsonRejected, loads_strict
 
 REQUIRED_FIELDS = ("id", "query", "tools", "answers")
 MAX_FIELD_CHARS = {"id": 200, "query": 4_000, "tools": 40_000, "answers": 8_000}
 MAX_JSON_DEPTH = 20
 MAX_REASON_ID_CHARS = 64
-LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
-_LOAD_ERROR = "_load_error"  # private marker on rows the loader could not read (e.g. a bad JSONL line)
 _XLAM_TO_SCHEMA = {"int": "integer", "float": "number", "str": "string", "bool": "boolean", "dict": "object"}
-
-
-class RowRejected(Exception):
-    """Internal control flow: carries a reject reason out of the row checks."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 # -- loading ----------------------------------------------------------------------------------------------------
 
 def load_xlam(path_or_hub_id: str, split: str = "train") -> list[dict]:
-    """Raw rows from a local .json (a JSON list, or JSON lines as BFCL ships them), .jsonl or .parquet file,
-    or else from the hub.
-
-    A path with one of those suffixes that does not exist raises FileNotFoundError (it is never sent to the
-    hub); an existing file of another type raises ValueError; anything else (a hub id, or a local dataset
-    folder) goes to `datasets.load_dataset`. Unreadable JSONL lines become rows that `validate_xlam_rows`
-    rejects as bad_json:row.
-    """
-    path = Path(path_or_hub_id)
-    if path.suffix.lower() in LOCAL_SUFFIXES:
-        if not path.is_file():
-            raise FileNotFoundError(f"xLAM data file not found: {path}")
-        return _load_local(path)
-    if path.is_file():
-        raise ValueError(f"{path}: unsupported file type; use {', '.join(LOCAL_SUFFIXES)}")
-    import datasets  # heavy import, only for hub ids and dataset folders
-
-    return [dict(row) for row in datasets.load_dataset(path_or_hub_id, split=split)]
-
-
-def _load_local(path: Path) -> list[dict]:
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    if suffix == ".jsonl" or not _starts_with_list(path):
-        return _load_jsonl(path)  # BFCL ships JSON lines under a .json name
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON list of rows, got {type(data).__name__}")
-    return data
-
-
-def _starts_with_list(path: Path) -> bool:
-    with open(path, "rb") as src:
-        return src.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
-
-
-def _load_jsonl(path: Path) -> list[Any]:
-    rows: list[Any] = []
-    with open(path, "rb") as src:
-        for line_no, raw in enumerate(src, start=1):
-            if raw.strip():
-                rows.append(_jsonl_row(raw, line_no))
-    return rows
-
-
-def _jsonl_row(raw: bytes, line_no: int) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        text = raw[:200].decode("utf-8", "replace")
-        return {"line": line_no, "raw_line": text, _LOAD_ERROR: "bad_json:row"}
+    """Raw xLAM rows, read as `r3_pipeline.tasks.rows.load_rows` reads any task's rows."""
+    return load_rows(path_or_hub_id, split, "xLAM data file")
 
 
 # -- validation -------------------------------------------------------------------------------------------------
@@ -264,25 +203,6 @@ def _check_answers(answers: Any, tools: list[dict]) -> list[dict]:
             raise RowRejected(f"unknown_tool:{safe_name(answer['name'])}")
         calls.append({"name": answer["name"], "arguments": answer.get("arguments", {})})
     return calls
-
-
-# -- splitting --------------------------------------------------------------------------------------------------
-
-def split_rows(rows: list[Row], test_fraction: float, seed: int) -> tuple[list[Row], list[Row]]:
-    """Deterministic (train, test) split by hashing each row's id with the seed; input order is kept.
-
-    A row's side depends only on (seed, id), so adding or removing other rows never moves it.
-    """
-    train: list[Row] = []
-    test: list[Row] = []
-    for row in rows:
-        (test if _unit_hash(seed, row["id"]) < test_fraction else train).append(row)
-    return train, test
-
-
-def _unit_hash(seed: int, row_id: str) -> float:
-    digest = hashlib.sha256(f"{seed}:{row_id}".encode("utf-8", "backslashreplace")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 # -- optional parameters ----------------------------------------------------------------------------------------

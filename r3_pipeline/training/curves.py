@@ -6,9 +6,7 @@ them as a plot, so a user sees in the Dagster UI whether the reward moved withou
 
 from __future__ import annotations
 
-
-from mlflow import MlflowClient
-
+from r3_pipeline import tracking
 from r3_pipeline.evaluation import png_bytes
 
 CURVES = {"reward": "reward (retry success)", "r3_reflection_tokens": "reflection length (tokens)", "kl": "KL"}
@@ -16,9 +14,9 @@ CURVES = {"reward": "reward (retry success)", "r3_reflection_tokens": "reflectio
 
 def training_curves(mlflow_run_id: str) -> dict[str, list[tuple[int, float]]]:
     """Per metric, (step, value) sorted by step; a step logged twice (resumed training) keeps its last value."""
-    client, out = MlflowClient(), {}
+    out = {}
     for name in CURVES:
-        by_step = {m.step: m.value for m in sorted(client.get_metric_history(mlflow_run_id, name), key=lambda m: m.timestamp)}
+        by_step = {step: value for step, value, _ in tracking.metric_history(mlflow_run_id, name)}
         out[name] = sorted(by_step.items())
     return out
 

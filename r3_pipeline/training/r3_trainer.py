@@ -14,43 +14,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOTrainer
 
-from r3_pipeline.rollout.engines import Sampling, TransformersEngine
-from r3_pipeline.rollout.episodes import first_turn, reflection_conversation, render, retry_conversation
-from r3_pipeline.tasks.base import Message, Row, Task
+from r3_pipeline.rollout.conversation import first_turn, reflect_and_retry, reflection_conversation, render
+from r3_pipeline.rollout.engines import Generation, Sampling, TransformersEngine
+from r3_pipeline.rollout.episodes import Episode
+from r3_pipeline.tasks.base import Message, Row, Task, Verdict
+from r3_pipeline.training.r3_config import R3Config
 
 
-@dataclass
-class R3Config(GRPOConfig):
-    reflection_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the reflections in a group."})
-    max_reflection_tokens: int = field(default=64, metadata={"help": "Length bound of a reflection."})
-    retry_temperature: float = field(default=0.0, metadata={"help": "Retry decoding; 0 (greedy) makes the reward a function of the reflection."})
-    max_retry_tokens: int = field(default=48, metadata={"help": "Length bound of the retry."})
-    generation_batch: int = field(default=64, metadata={"help": "Sequences per generate() call in the rollout."})
-    completion_retry: bool = field(default=False, metadata={"help": (
-        "Hand GRPO `reflection + retry turn` (retry masked) instead of the reflection alone. Same loss and "
-        "gradients, about twice the scoring and backward work: for comparison only.")})
-    lora_r: int = field(default=0, metadata={"help": (
-        "LoRA rank; 0 trains every weight. With LoRA (PEFT, through TRL's peft_config) only adapter weights train, "
-        "the KL reference is the base with the adapter disabled (no second model in memory), and the saved and "
-        "registered model has the adapter merged in.")})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (the update is scaled by alpha / r)."})
-    lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input."})
-    lora_target_modules: str = field(default="all-linear", metadata={
-        "help": "Modules that get adapters: 'all-linear' or comma-separated names, e.g. 'q_proj,v_proj'."})
-
-    def peft_config(self):
-        """The LoRA config for TRL, or None for full fine-tuning."""
-        if self.lora_r <= 0:
-            return None
-        from peft import LoraConfig
-
-        targets = self.lora_target_modules
-        return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout, task_type="CAUSAL_LM",
-                          target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")])
+MINED_FAILURE = "mined_failure"  # the first attempt's reason in stored training episodes: from the failure set
 
 
 def reflection_reward(completions, retry_correct, **_) -> list[float]:
@@ -60,16 +36,48 @@ def reflection_reward(completions, retry_correct, **_) -> list[float]:
 
 @dataclass
 class RolloutResult:
-    """What one rollout produced, for the trajectory store and logging."""
+    """What one rollout produced, for the trajectory store and logging: per sequence, the row, the prompt (the
+    failed attempt and the reflection request), the reflection, the retry and the retry's verdict."""
 
     rows: list[Row]
     prompts: list[list[Message]]
-    reflections: list[str]
-    reflection_tokens: list[int]
-    retries: list[str]
-    retry_correct: list[bool]
-    retry_reasons: list[str]
+    reflection_generations: list[Generation]
+    retry_generations: list[Generation]
+    verdicts: list[Verdict]
     step: int
+
+    @property
+    def reflections(self) -> list[str]:
+        return [g.text for g in self.reflection_generations]
+
+    @property
+    def reflection_tokens(self) -> list[int]:
+        return [len(g.ids) for g in self.reflection_generations]
+
+    @property
+    def retries(self) -> list[str]:
+        return [g.text for g in self.retry_generations]
+
+    @property
+    def retry_correct(self) -> list[bool]:
+        return [v.correct for v in self.verdicts]
+
+    @property
+    def retry_reasons(self) -> list[str]:
+        return [v.reason for v in self.verdicts]
+
+    def episodes(self, task: Task, tokenizer) -> list[Episode]:
+        """The rollout as R3 episodes whose first attempt is the mined failure, stored like every other stage's."""
+        now = datetime.now(timezone.utc)
+        out = []
+        for i, (row, prompt) in enumerate(zip(self.rows, self.prompts)):
+            first_ids = render(tokenizer, prompt[:-2], first_turn(task, row, tokenizer)[1])
+            out.append(Episode(row=row, sample_idx=i, prompt=tokenizer.decode(first_ids), prompt_tokens=len(first_ids),
+                               first=Generation([], prompt[-2]["content"], True),
+                               first_verdict=Verdict(False, MINED_FAILURE), reflection=self.reflection_generations[i],
+                               retry=self.retry_generations[i], retry_verdict=self.verdicts[i], started_at=now,
+                               finished_at=now))
+        return out
 
 
 def failure_prompt(task: Task, row: Row, failed_attempt: str, tokenizer) -> list[Message]:
@@ -89,31 +97,29 @@ def make_r3_rollout(task: Task, rows_by_prompt: dict[str, Row], args: R3Config,
         engine = TransformersEngine(trainer.accelerator.unwrap_model(trainer.model), tok, args.generation_batch)
         seed = args.seed + 7919 * (trainer.state.global_step + 1)
         rows = [rows_by_prompt[prompt_key(p)] for p in prompts]
-        tools = [first_turn(task, row, tok)[1] for row in rows]
-        prompt_ids = [render(tok, p, t) for p, t in zip(prompts, tools)]
-        reflections = engine.generate(prompt_ids, Sampling(args.reflection_temperature, 1.0, args.max_reflection_tokens, seed))
-        retry_convs = [retry_conversation(task, p, r.text) for p, r in zip(prompts, reflections)]
-        retry_ids = [render(tok, c, t) for c, t in zip(retry_convs, tools)]
-        retries = engine.generate(retry_ids, Sampling(args.retry_temperature, 1.0, args.max_retry_tokens, seed + 1))
+        # The second half of an R3 episode, as mining and evaluation run it (each prompt is a failed attempt
+        # followed by the reflection request).
+        second = reflect_and_retry(task, engine, rows, prompts, [first_turn(task, row, tok)[1] for row in rows],
+                                   Sampling(args.reflection_temperature, 1.0, args.max_reflection_tokens, seed),
+                                   Sampling(args.retry_temperature, 1.0, args.max_retry_tokens, seed + 1))
+        prompt_ids, reflections, retry_ids, retries = (second.reflection_prompts, second.reflections,
+                                                       second.retry_prompts, second.retries)
         if any(g.truncated for g in (*reflections, *retries)):
             # TRL scores the completion against the full prompt ids; a cut prompt would train on a context
             # the model never saw.
             raise ValueError("an R3 training prompt exceeds the model's context (max_position_embeddings): "
                              "lower max_reflection_tokens/max_retry_tokens or use shorter prompts")
-        verdicts = [task.verify(row, r.text) for row, r in zip(rows, retries)]
+        verdicts = second.verdicts
         completion_ids, env_mask = [], []
         for p_ids, refl, r_ids, retry in zip(prompt_ids, reflections, retry_ids, retries):
             masked = _bridge(tok, p_ids, refl.ids, r_ids) + retry.ids if args.completion_retry else []
             completion_ids.append(refl.ids + masked)
             env_mask.append([1] * len(refl.ids) + [0] * len(masked))
         success = [v.correct for v in verdicts]
-        metrics = trainer._metrics["train"]
-        metrics["r3/retry_success"].append(sum(success) / len(success))
-        metrics["r3/reflection_tokens"].append(sum(len(r.ids) for r in reflections) / len(reflections))
+        trainer.record_metric("r3/retry_success", sum(success) / len(success))
+        trainer.record_metric("r3/reflection_tokens", sum(len(r.ids) for r in reflections) / len(reflections))
         if on_rollout:
-            on_rollout(RolloutResult(rows, prompts, [r.text for r in reflections], [len(r.ids) for r in reflections],
-                                     [r.text for r in retries], success, [v.reason for v in verdicts],
-                                     trainer.state.global_step))
+            on_rollout(RolloutResult(rows, prompts, reflections, retries, verdicts, trainer.state.global_step))
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None,
                 "env_mask": env_mask, "retry_correct": success}
 
@@ -133,7 +139,10 @@ def _bridge(tok, prompt_ids: list[int], reflection_ids: list[int], retry_prompt_
 
 
 class R3Trainer(GRPOTrainer):
-    """GRPOTrainer wired for R3: `failures` are (row, failed attempt) pairs from failure mining."""
+    """GRPOTrainer wired for R3: `failures` are (row, failed attempt) pairs from failure mining.
+
+    The rollout's own metrics (retry success, reflection length) are averaged over the steps since the last log and
+    added to it in `log`, Trainer's public hook, so they reach every logger beside TRL's (as `r3/...`)."""
 
     def __init__(self, model, args: R3Config, task: Task, failures: list[tuple[Row, str]], processing_class,
                  on_rollout: Callable[[RolloutResult], None] | None = None, callbacks=None):
@@ -145,3 +154,14 @@ class R3Trainer(GRPOTrainer):
         super().__init__(model=model, reward_funcs=[reflection_reward], args=args, train_dataset=dataset,
                          processing_class=processing_class, callbacks=callbacks, peft_config=args.peft_config(),
                          rollout_func=make_r3_rollout(task, rows_by_prompt, args, on_rollout))
+        self.r3_metrics: dict[str, list[float]] = {}
+
+    def record_metric(self, name: str, value: float) -> None:
+        """Keep `value` for the next log, which reports the mean of the values recorded since the last one."""
+        self.r3_metrics.setdefault(name, []).append(value)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if self.model.training and self.r3_metrics:
+            logs = {**logs, **{name: sum(v) / len(v) for name, v in self.r3_metrics.items()}}
+            self.r3_metrics = {}
+        super().log(logs, start_time)

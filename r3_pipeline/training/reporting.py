@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
-import mlflow
 from transformers import TrainerCallback
 
+from r3_pipeline import tracking
 from r3_pipeline.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class MetricsCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         numeric = {k.replace("/", "_"): float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))}
         if numeric and state.is_world_process_zero:
-            mlflow.log_metrics(numeric, step=state.global_step)
+            tracking.log_metrics(numeric, step=state.global_step)
             if self.progress is None:
                 self.progress = Progress("R3 training", state.max_steps, "steps")
             shown = {"reward": "reward", "r3_retry_success": "retry_success",

@@ -8,51 +8,26 @@ reporter that speaks Dagster Pipes. A re-launch with the same output directory r
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
-import mlflow
 import torch
 from transformers.trainer_utils import get_last_checkpoint
 
+from r3_pipeline import tracking
+from r3_pipeline.layout import TrainingOutputs, read_jsonl, write_json
 from r3_pipeline.models.loading import load_model, save_model
-from r3_pipeline.rollout.episodes import first_turn, render
 from r3_pipeline.store import TrajectoryStore, episode_id
 from r3_pipeline.tasks import make_task
-from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, RolloutResult
+from r3_pipeline.training.job import TrainJob
+from r3_pipeline.training.r3_config import R3Config
+from r3_pipeline.training.r3_trainer import R3Trainer, RolloutResult
 from r3_pipeline.training.reporting import MetricsCallback, Reporter
-
-
-@dataclass
-class TrainJob:
-    task: str
-    task_config: dict
-    model_path: str
-    failures_path: str  # JSONL of {"row": {...}, "failed_attempt": "..."}
-    output_dir: str
-    r3: dict = field(default_factory=dict)  # R3Config fields
-    mlflow_uri: str = ""
-    mlflow_run_id: str = ""
-    store_root: str = ""
-    spec: str = ""
-    run_id: str = ""
-    model_id: str = "base"
-
-    def write(self, path: Path) -> Path:
-        path.write_text(json.dumps(asdict(self), indent=2))
-        return path
-
-    @classmethod
-    def read(cls, path: Path) -> "TrainJob":
-        return cls(**json.loads(Path(path).read_text()))
 
 
 def r3_args(job: TrainJob) -> R3Config:
     cpu = not torch.cuda.is_available()
-    defaults = dict(output_dir=str(Path(job.output_dir) / "checkpoints"), report_to="none", logging_steps=1,
+    defaults = dict(output_dir=str(TrainingOutputs(Path(job.output_dir)).checkpoints), report_to="none", logging_steps=1,
                     save_strategy="steps", save_total_limit=2, use_cpu=cpu, bf16=not cpu, remove_unused_columns=False)
     return R3Config(**{**defaults, **job.r3})
 
@@ -61,24 +36,11 @@ def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):
     """Write each training rollout to the trajectory store (stage "training"), one file per step."""
 
     def record(result: RolloutResult) -> None:
-        now = datetime.now(timezone.utc)
-        rows = []
-        for i, (row, prompt) in enumerate(zip(result.rows, result.prompts)):
-            first_prompt, tools = prompt[:-2], first_turn(task, row, tokenizer)[1]
-            rows.append({
-                "episode_id": episode_id(job.spec, "training", job.output_dir, row["task_id"], i, result.step),
-                "spec": job.spec, "stage": "training", "run_id": job.run_id, "model_id": job.model_id,
-                "task": job.task, "task_id": row["task_id"], "sample_idx": i, "step": result.step,
-                "prompt": tokenizer.decode(render(tokenizer, first_prompt, tools)), "first_attempt": prompt[-2]["content"],
-                "first_correct": False, "first_reason": "mined_failure",
-                "reflection": result.reflections[i], "retry": result.retries[i],
-                "retry_correct": result.retry_correct[i], "retry_reason": result.retry_reasons[i],
-                "reward": float(result.retry_correct[i]),
-                "prompt_tokens": len(render(tokenizer, first_prompt, tools)), "first_tokens": 0,
-                "reflection_tokens": result.reflection_tokens[i], "retry_tokens": None, "retry_mode": "reflection",
-                "reflection_behaviour": task.reflection_behaviour(result.reflections[i]),
-                "started_at": now, "finished_at": now,
-            })
+        # Ids are scoped by the output dir (not the model, which changes every step), as the file name is.
+        rows = [e.to_record(spec=job.spec, stage="training", run_id=job.run_id, model_id=job.model_id, task=job.task,
+                            step=result.step, reward=float(e.retry_verdict.correct), behaviour_of=task.reflection_behaviour,
+                            id_scope=job.output_dir)
+                for e in result.episodes(task, tokenizer)]
         # Named by output dir and step: a resumed run that replays a step replaces that file, never duplicates it.
         store.write(rows, name=f"training-{episode_id(job.spec, job.output_dir)}-step{result.step:06d}")
 
@@ -88,26 +50,25 @@ def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):
 def run(job: TrainJob, reporter: Reporter | None = None) -> dict:
     logging.basicConfig(level=logging.INFO)
     task = make_task(job.task, job.task_config)
-    failures = [json.loads(line) for line in Path(job.failures_path).read_text().splitlines() if line.strip()]
+    failures = read_jsonl(Path(job.failures_path))
     pairs = [(f["row"], f["failed_attempt"]) for f in failures]
     model, tokenizer = load_model(job.model_path)
     args = r3_args(job)
-    if job.mlflow_uri:
-        mlflow.set_tracking_uri(job.mlflow_uri)
     reporter = reporter or Reporter()
-    with mlflow.start_run(run_id=job.mlflow_run_id or None):
-        mlflow.log_params({f"r3.{k}": v for k, v in job.r3.items()})
+    with tracking.active_run(job.mlflow_run_id, job.mlflow_uri):
+        tracking.log_params({f"r3.{k}": v for k, v in job.r3.items()})
         recorder = store_recorder(job, TrajectoryStore(Path(job.store_root)), tokenizer, task) if job.store_root else None
         trainer = R3Trainer(model, args, task, pairs, tokenizer, on_rollout=recorder, callbacks=[MetricsCallback(reporter)])
         resume = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
         if resume:
             reporter.info(f"resuming from {resume}")
         out = trainer.train(resume_from_checkpoint=resume)
-        final = save_model(merged(trainer.model), tokenizer, Path(job.output_dir) / "final")
+        outputs = TrainingOutputs(Path(job.output_dir))
+        final = save_model(merged(trainer.model), tokenizer, outputs.final_model)
         result = {"final_model": str(final), "global_step": trainer.state.global_step, "resumed_from": resume or "",
                   "train_loss": out.training_loss, "failures": len(pairs),
                   "train_seconds": out.metrics.get("train_runtime")}
-        (Path(job.output_dir) / "result.json").write_text(json.dumps(result, indent=2))
+        write_json(outputs.result, result)  # atomic: its presence tells the next run that training finished
         reporter.materialized(result)
     return result
 

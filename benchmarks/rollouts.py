@@ -10,7 +10,7 @@ machine single timings swing by 3x and more (other processes' bursts stall OpenM
 ratios are worth reading.
 Engine start-up is timed apart and not counted in the rates. Target: vLLM at least 1.5x transformers tokens/s.
 
-    python -m r3_pipeline.bench.rollouts [--prompts 256] [--max-new-tokens 64] [--batch-size 128]
+    python -m benchmarks.rollouts [--prompts 256] [--max-new-tokens 64] [--batch-size 128]
                                          [--sampling greedy|T=1|both] [--no-episodes] [--engine-processes] [--compile]
                                          [--model SOURCE]
 
@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from r3_pipeline.bench import interleaved_best, mark, ratio, timed
+from benchmarks import interleaved_best, mark, ratio, timed
 
 TARGET = 1.5
 
@@ -57,7 +57,8 @@ def figures(num_prompts: int = 256, max_new_tokens: int = 64, batch_size: int = 
     from r3_pipeline.models.loading import load_model
     from r3_pipeline.rollout.engines import GenerationLimits, Sampling, TransformersEngine
     from r3_pipeline.models.sources import resolve_model
-    from r3_pipeline.rollout.episodes import EpisodeConfig, first_turn, render, run_episodes
+    from r3_pipeline.rollout.conversation import first_turn, render
+    from r3_pipeline.rollout.episodes import EpisodeConfig, run_episodes
     from r3_pipeline.rollout.vllm_engine import VLLMEngine
     from r3_pipeline.tasks import make_task
 
@@ -149,7 +150,7 @@ def format_table(fig: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m r3_pipeline.bench.rollouts", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.rollouts", description=__doc__.split("\n\n")[0])
     p.add_argument("--prompts", type=int, default=256)
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=128)

@@ -1,6 +1,6 @@
 """Times every hostile-output case (`hostile_corpus`) through the real verifiers against the 10 ms p99 target.
 
-`python -m r3_pipeline.bench.hostile` (or `r3 bench hostile`) prints p99 and max per verifier and category;
+`python -m benchmarks.hostile` (or `r3 bench hostile`) prints p99 and max per verifier and category;
 `hostile_figures()` returns the same figures as a dict. The "jsonl_line" verifier
 (`r3_pipeline.verify_file.verify_line`) costs time linear in a line's size (lines up to MAX_LINE_BYTES = 1 MiB
 are parsed), so its near-bound wide-line cases are expected to exceed the target: they show that cost rather
@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from r3_pipeline.bench.hostile_corpus import COUNTDOWN, DEFAULT_SENTINEL, FUNCTION_CALLING, JSONL_LINE, Case, corpus
+from benchmarks.hostile_corpus import COUNTDOWN, DEFAULT_SENTINEL, FUNCTION_CALLING, JSONL_LINE, Case, corpus
 from r3_pipeline.tasks import make_task
 from r3_pipeline.tasks.base import Task, Verdict
 from r3_pipeline.verify_file import verify_line

@@ -2,7 +2,7 @@
 
 Built in code, since 10 MB strings and 100,000-deep nesting do not belong in the repository. Verifiers covered:
 "countdown" and "function_calling" (through the real `Task.verify`) and "jsonl_line" (one raw line of a response
-file given to `r3 verify`). tests/test_hostile_output.py asserts every verdict; `r3_pipeline.bench.hostile`
+file given to `r3 verify`). tests/test_hostile_output.py asserts every verdict; `benchmarks.hostile`
 times them. Strings here that spell `eval`/`exec` are inputs the verifiers must refuse, never code we run.
 This module holds the Countdown and JSONL-line cases and assembles the corpus; the function-calling cases are in
 hostile_corpus_calls, the `Case` shape and shared fixtures in hostile_case.
@@ -14,11 +14,11 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from r3_pipeline.bench.hostile_case import (  # noqa: F401 - re-exported: the corpus's public names
+from benchmarks.hostile_case import (  # noqa: F401 - re-exported: the corpus's public names
     CORRECT_ANSWER, COUNTDOWN, DEEP, DEFAULT_SENTINEL, FUNCTION_CALLING, JSONL_LINE, OPTIONAL_TOOLS, RATE, TEN_MB,
     TOOLS, WEATHER, WIDE, Case,
 )
-from r3_pipeline.bench.hostile_corpus_calls import (
+from benchmarks.hostile_corpus_calls import (
     BFCL_WEATHER, function_calling_cases, function_calling_injection_cases, tool_block,
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from r3_pipeline.bench.hostile_case import (
+from benchmarks.hostile_case import (
     DEEP, DEFAULT_SENTINEL, FUNCTION_CALLING, OPTIONAL_TOOLS, RATE, TEN_MB, TOOLS, WEATHER, WIDE, Case,
 )
 
