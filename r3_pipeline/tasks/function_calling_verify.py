@@ -49,6 +49,7 @@ to 64 characters.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
