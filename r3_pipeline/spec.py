@@ -28,6 +28,7 @@ from r3_pipeline.training.warm_start_config import GENERIC, WarmStartConfig
 
 SPECS_DIR = ASSETS_DIR / "specs"
 PRESETS_DIR = ASSETS_DIR / "presets"
+ACCELERATE_DIR = ASSETS_DIR / "accelerate"  # accelerate config files for training.accelerate_config
 
 
 class SpecError(ValueError):
@@ -73,9 +74,33 @@ class MiningSpec:
 class TrainingSpec:
     preset: str = field(default="cpu", metadata={"help": "Preset file in assets/presets/ (R3Config fields)."})
     overrides: dict = field(default_factory=dict, metadata={"help": "R3Config fields replacing the preset's."})
-    launcher: list = field(default_factory=lambda: ["accelerate", "launch", "--num_processes", "1", "--num_machines", "1",
+    num_processes: int = field(default=1, metadata={"help": (
+        "Training processes on this machine, one per GPU (on a machine without GPUs, CPU processes that talk over "
+        "gloo): fills accelerate's --num_processes. Each process rolls out and trains on its own slice of every "
+        "batch, so per_device_train_batch_size is per process and the effective batch grows with the count. Above 1 "
+        "without accelerate_config the launch adds --multi_gpu (plain DDP), which accelerate needs to start more than "
+        "one process, on CPUs too.")})
+    accelerate_config: str = field(default="", metadata={"help": (
+        "An accelerate config file, passed as --config_file: a name in assets/accelerate/ (multi_gpu, fsdp, "
+        "deepspeed_zero2) or a path to a .yaml. It chooses DDP, FSDP or DeepSpeed; its num_processes is replaced "
+        "by training.num_processes.")})
+    launcher: list = field(default_factory=lambda: ["accelerate", "launch", "--num_machines", "1",
                                                    "--mixed_precision", "no", "--dynamo_backend", "no"],
-                           metadata={"help": "Command prefix that starts the training module (accelerate flags)."})
+                           metadata={"help": "Command prefix that starts the training module (accelerate flags); "
+                                             "--num_processes and --config_file come from the fields above."})
+
+    def accelerate_config_path(self) -> Path | None:
+        """The accelerate config file `accelerate_config` names (a shipped name, else a path), or None."""
+        if not self.accelerate_config:
+            return None
+        name = self.accelerate_config
+        return Path(name) if name.endswith((".yaml", ".yml")) or "/" in name else ACCELERATE_DIR / f"{name}.yaml"
+
+    def launch_command(self) -> list[str]:
+        """The launcher with the process count and the accelerate config filled in (the module follows it)."""
+        config = self.accelerate_config_path()
+        topology = ["--config_file", str(config)] if config else ["--multi_gpu"] if self.num_processes > 1 else []
+        return [*self.launcher, *topology, "--num_processes", str(self.num_processes)]
 
 
 @dataclass
@@ -211,8 +236,31 @@ def parse_spec(data: Any, where: str = "spec") -> Spec:
         raise SpecError(f"{where}.task.name: unknown task {spec.task.name!r}; known: {', '.join(TASKS)}")
     _check_task_config(spec, where)
     read_preset(spec.training.preset, f"{where}.training.preset")
+    _check_launch(spec.training, f"{where}.training")
     _check_r3_fields(spec.training.overrides, f"{where}.training.overrides")
     return spec
+
+
+def _check_launch(training: TrainingSpec, where: str) -> None:
+    """The process count and the accelerate config are set in one place each, and the config file exists."""
+    if training.num_processes < 1:
+        raise SpecError(f"{where}.num_processes: must be >= 1, got {training.num_processes}")
+    for flag, field_name in (("--num_processes", "num_processes"), ("--config_file", "accelerate_config"),
+                             ("--multi_gpu", "num_processes")):
+        if any(str(a) == flag or str(a).startswith(f"{flag}=") for a in training.launcher):
+            raise SpecError(f"{where}.launcher: {flag} is filled from training.{field_name}; set that instead")
+    path = training.accelerate_config_path()
+    if path is None:
+        return
+    if not path.is_file():
+        shipped = ", ".join(sorted(p.stem for p in ACCELERATE_DIR.glob("*.yaml")))
+        raise SpecError(f"{where}.accelerate_config: no file {path} (shipped: {shipped})")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{where}.accelerate_config: {path.name} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or "distributed_type" not in data:
+        raise SpecError(f"{where}.accelerate_config: {path.name} is not an accelerate config (no distributed_type)")
 
 
 def _check_task_config(spec: Spec, where: str) -> None:

@@ -226,9 +226,12 @@ def training_job(spec: Spec, layout: Layout, run_id: str) -> TrainJob:
     experiment = tracking.configure(layout.home, spec.name)
     base, args = base_model_info(spec, layout), spec.training_args()
     failures = paths(spec, layout).failure_set
-    # What a resume must share with the interrupted training (as JSON reads it back): settings, base, failures.
+    # What a resume must share with the interrupted training (as JSON reads it back): settings, base, failures, and
+    # the process topology (the count sets the effective batch; FSDP and DDP checkpoints differ).
     settings = json.loads(json.dumps({"r3": args, "base_model": base["model_id"],
-                                      "failures": hashlib.sha256(failures.read_bytes()).hexdigest()}))
+                                      "failures": hashlib.sha256(failures.read_bytes()).hexdigest(),
+                                      "launch": {"num_processes": spec.training.num_processes,
+                                                 "accelerate_config": spec.training.accelerate_config}}))
     previous = read_json(out.mlflow_run) if out.mlflow_run.exists() else {}
     # Reuse the MLflow run of an interrupted training in the same output dir, so a resume logs to one run. Changed
     # settings start afresh: the checkpoints were trained with the old ones.

@@ -129,7 +129,8 @@ def spec_definitions(spec: Spec) -> dict:
     def r3_model(context: AssetExecutionContext, r3: R3Home, pipes_subprocess_client: PipesSubprocessClient):
         stages.training_job(spec, r3.layout, context.run.run_id)
         job_path = r3.layout.spec(spec.name).training.job
-        command = [*_resolve(spec.training.launcher), "-m", "r3_pipeline.defs.pipes_training", "--job", str(job_path)]
+        command = [*_resolve(spec.training.launch_command()), "-m", "r3_pipeline.defs.pipes_training", "--job",
+                   str(job_path)]
         result = pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
         png = stages.training_curves_png(spec, r3.layout)
         ref = stages.mlflow_run_ref(spec, r3.layout)
