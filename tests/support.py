@@ -1,5 +1,6 @@
-"""What several test modules share that is not a fixture: the micro specs, the repository root and a hand-built
-episode row. Tests import it from here, never from another test module (fixtures live in conftest.py)."""
+"""What several test modules share that is not a fixture: the micro specs, the repository root, a hand-built
+episode row, and starting a materialization in its own process group to kill it. Tests import it from here, never
+from another test module (fixtures live in conftest.py)."""
 
 from __future__ import annotations
 
@@ -64,3 +65,42 @@ def make_episode(key: str, **overrides) -> dict:
     }
     row.update(overrides)
     return row
+
+
+# Materializes assets of one spec in a child process (its own process group, so a test can SIGKILL the Dagster run
+# together with the training processes it launched): argv = specs dir, R3 home, spec name, asset names.
+MATERIALIZE_DRIVER = """
+import sys
+from pathlib import Path
+from dagster import DagsterInstance
+from r3_pipeline.defs import build_definitions
+from r3_pipeline.defs.run import execute
+specs, home, spec, assets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+with DagsterInstance.get() as instance:
+    execute(build_definitions(Path(specs), home=home), instance, spec, assets)
+"""
+
+
+def start_materialization(specs: Path, home: Path, dagster_home: Path, spec: str, *assets: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", MATERIALIZE_DRIVER, str(specs), str(home), spec, *assets],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "DAGSTER_HOME": str(dagster_home)})
+
+
+def kill_when(proc, ready, timeout: float = 300) -> None:
+    """SIGKILL the process group as soon as `ready()` holds; fail if the process ends or times out first."""
+    import os
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        assert time.monotonic() < deadline, "timed out waiting for the run to make progress"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

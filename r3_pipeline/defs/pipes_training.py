@@ -1,10 +1,14 @@
 """The training process as Dagster launches it: `r3_pipeline.training.train.run` with progress and the final
 result reported through Dagster Pipes, so the r3_model asset's run shows the training step, reward and retry
-success in its event log as training goes, and the result as materialization metadata."""
+success in its event log as training goes, and the result as materialization metadata.
+
+With several training processes only the main one opens Pipes: every process that did would send each message,
+and the materialization, once more (the others train in lockstep and report nothing)."""
 
 import dagster_pipes
 
 from r3_pipeline.progress import Throttle, reporting_to, throttled
+from r3_pipeline.training.distributed import is_main_launch_process
 from r3_pipeline.training.reporting import Reporter
 from r3_pipeline.training.train import parse_job, run
 
@@ -25,6 +29,9 @@ class PipesReporter(Reporter):
 
 def main() -> None:
     job = parse_job()
+    if not is_main_launch_process():
+        run(job)
+        return
     with dagster_pipes.open_dagster_pipes() as pipes:
         reporter = PipesReporter(pipes)
         with reporting_to(throttled(lambda update: reporter.info(update.message()), TRAINING_LOG_RATE)):

@@ -45,6 +45,7 @@ class RolloutResult:
     retry_generations: list[Generation]
     verdicts: list[Verdict]
     step: int
+    offset: int = 0  # position of this process's first sequence in the step's batch across processes
 
     @property
     def reflections(self) -> list[str]:
@@ -72,7 +73,8 @@ class RolloutResult:
         out = []
         for i, (row, prompt) in enumerate(zip(self.rows, self.prompts)):
             first_ids = render(tokenizer, prompt[:-2], first_turn(task, row, tokenizer)[1])
-            out.append(Episode(row=row, sample_idx=i, prompt=tokenizer.decode(first_ids), prompt_tokens=len(first_ids),
+            out.append(Episode(row=row, sample_idx=self.offset + i, prompt=tokenizer.decode(first_ids),
+                               prompt_tokens=len(first_ids),
                                first=Generation([], prompt[-2]["content"], True),
                                first_verdict=Verdict(False, MINED_FAILURE), reflection=self.reflection_generations[i],
                                retry=self.retry_generations[i], retry_verdict=self.verdicts[i], started_at=now,
@@ -95,7 +97,10 @@ def make_r3_rollout(task: Task, rows_by_prompt: dict[str, Row], args: R3Config,
     def rollout(prompts: list[list[Message]], trainer) -> dict:
         tok = trainer.processing_class
         engine = TransformersEngine(trainer.accelerator.unwrap_model(trainer.model), tok, args.generation_batch)
-        seed = args.seed + 7919 * (trainer.state.global_step + 1)
+        # Each process samples its own slice of the batch; a prompt's copies may sit on several processes, which
+        # must not draw the same reflections, so the seed is distinct per (step, process) (unchanged with one).
+        rank, ranks = trainer.accelerator.process_index, trainer.accelerator.num_processes
+        seed = args.seed + 7919 * ((trainer.state.global_step + 1) * ranks + rank)
         rows = [rows_by_prompt[prompt_key(p)] for p in prompts]
         # The second half of an R3 episode, as mining and evaluation run it (each prompt is a failed attempt
         # followed by the reflection request).
@@ -116,14 +121,28 @@ def make_r3_rollout(task: Task, rows_by_prompt: dict[str, Row], args: R3Config,
             completion_ids.append(refl.ids + masked)
             env_mask.append([1] * len(refl.ids) + [0] * len(masked))
         success = [v.correct for v in verdicts]
-        trainer.record_metric("r3/retry_success", sum(success) / len(success))
-        trainer.record_metric("r3/reflection_tokens", sum(len(r.ids) for r in reflections) / len(reflections))
+        n, correct, tokens = _summed_over_processes(trainer, [len(success), sum(success),
+                                                              sum(len(r.ids) for r in reflections)])
+        trainer.record_metric("r3/retry_success", correct / n)
+        trainer.record_metric("r3/reflection_tokens", tokens / n)
         if on_rollout:
-            on_rollout(RolloutResult(rows, prompts, reflections, retries, verdicts, trainer.state.global_step))
+            on_rollout(RolloutResult(rows, prompts, reflections, retries, verdicts, trainer.state.global_step,
+                                     offset=rank * len(prompts)))
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None,
                 "env_mask": env_mask, "retry_correct": success}
 
     return rollout
+
+
+def _summed_over_processes(trainer, values: list[float]) -> list[float]:
+    """`values` summed over the training processes (all roll out in lockstep), so the logged rollout metrics cover
+    the whole batch and not only the main process's slice."""
+    if trainer.accelerator.num_processes == 1:
+        return values
+    import torch
+
+    local = torch.tensor(values, dtype=torch.float64, device=trainer.accelerator.device)
+    return trainer.accelerator.reduce(local, reduction="sum").tolist()
 
 
 def _bridge(tok, prompt_ids: list[int], reflection_ids: list[int], retry_prompt_ids: list[int]) -> list[int]:

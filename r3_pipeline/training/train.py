@@ -3,12 +3,15 @@
 Training runs in its own process so the same command scales from one CPU to many GPUs (accelerate decides
 the topology). The Dagster asset launches `r3_pipeline.defs.pipes_training`, which runs `run` here with a
 reporter that speaks Dagster Pipes. A re-launch with the same output directory resumes from the last checkpoint.
+With several processes every one runs `run`; only the main one logs to MLflow, stores the rollouts (gathered from
+all), reports, and writes the final model and result.json (`r3_pipeline.training.distributed`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -16,9 +19,11 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from r3_pipeline import tracking
 from r3_pipeline.layout import TrainingOutputs, read_jsonl, write_json
-from r3_pipeline.models.loading import load_model, save_model
+from r3_pipeline.models.loading import load_model
 from r3_pipeline.store import TrajectoryStore, episode_id
 from r3_pipeline.tasks import make_task
+from r3_pipeline.training.distributed import (RankSyncCallback, exit_with_launcher, gather_to_main, is_main_launch_process,
+                                              save_final_model, weights_sharded)
 from r3_pipeline.training.job import TrainJob
 from r3_pipeline.training.r3_config import R3Config
 from r3_pipeline.training.r3_trainer import R3Trainer, RolloutResult
@@ -33,43 +38,57 @@ def r3_args(job: TrainJob) -> R3Config:
 
 
 def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):
-    """Write each training rollout to the trajectory store (stage "training"), one file per step."""
+    """Write each training rollout to the trajectory store (stage "training"), one file per step. With several
+    processes each rolls out its own slice; the main process gathers every slice and writes the step's one file."""
 
     def record(result: RolloutResult) -> None:
-        # Ids are scoped by the output dir (not the model, which changes every step), as the file name is.
+        # Ids are scoped by the output dir (not the model, which changes every step), as the file name is; the
+        # sample index is the position in the step's batch across processes, so no two processes share an id.
         rows = [e.to_record(spec=job.spec, stage="training", run_id=job.run_id, model_id=job.model_id, task=job.task,
                             step=result.step, reward=float(e.retry_verdict.correct), behaviour_of=task.reflection_behaviour,
                             id_scope=job.output_dir)
                 for e in result.episodes(task, tokenizer)]
-        # Named by output dir and step: a resumed run that replays a step replaces that file, never duplicates it.
-        store.write(rows, name=f"training-{episode_id(job.spec, job.output_dir)}-step{result.step:06d}")
+        rows = gather_to_main(rows)
+        if rows is not None:
+            # Named by output dir and step: a resumed run that replays a step replaces that file, never duplicates
+            # it, whatever the number of processes.
+            store.write(rows, name=f"training-{episode_id(job.spec, job.output_dir)}-step{result.step:06d}")
 
     return record
 
 
 def run(job: TrainJob, reporter: Reporter | None = None) -> dict:
     logging.basicConfig(level=logging.INFO)
+    exit_with_launcher()
     task = make_task(job.task, job.task_config)
     failures = read_jsonl(Path(job.failures_path))
     pairs = [(f["row"], f["failed_attempt"]) for f in failures]
     model, tokenizer = load_model(job.model_path)
     args = r3_args(job)
     reporter = reporter or Reporter()
-    with tracking.active_run(job.mlflow_run_id, job.mlflow_uri):
-        tracking.log_params({f"r3.{k}": v for k, v in job.r3.items()})
+    main = is_main_launch_process()
+    # One writer per MLflow run: the other processes' metrics reach it gathered (TRL and the rollout reduce them).
+    with tracking.active_run(job.mlflow_run_id, job.mlflow_uri) if main else nullcontext():
+        if main:
+            tracking.log_params({f"r3.{k}": v for k, v in job.r3.items()})
         recorder = store_recorder(job, TrajectoryStore(Path(job.store_root)), tokenizer, task) if job.store_root else None
         trainer = R3Trainer(model, args, task, pairs, tokenizer, on_rollout=recorder, callbacks=[MetricsCallback(reporter)])
+        if main != trainer.accelerator.is_main_process:
+            raise RuntimeError("the launcher's rank variables (RANK, ...) disagree with accelerate's process index: "
+                               "every process would write the final model and talk to MLflow")
+        trainer.add_callback(RankSyncCallback(trainer.accelerator, trainer.record_metric, weights_sharded(trainer)))
         resume = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
-        if resume:
+        if resume and main:
             reporter.info(f"resuming from {resume}")
         out = trainer.train(resume_from_checkpoint=resume)
         outputs = TrainingOutputs(Path(job.output_dir))
-        final = save_model(merged(trainer.model), tokenizer, outputs.final_model)
+        final = save_final_model(trainer, tokenizer, outputs.final_model, merged)
         result = {"final_model": str(final), "global_step": trainer.state.global_step, "resumed_from": resume or "",
                   "train_loss": out.training_loss, "failures": len(pairs),
-                  "train_seconds": out.metrics.get("train_runtime")}
-        write_json(outputs.result, result)  # atomic: its presence tells the next run that training finished
-        reporter.materialized(result)
+                  "train_seconds": out.metrics.get("train_runtime"), "num_processes": trainer.accelerator.num_processes}
+        if main:
+            write_json(outputs.result, result)  # atomic: its presence tells the next run that training finished
+            reporter.materialized(result)
     return result
 
 

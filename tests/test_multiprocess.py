@@ -1,0 +1,191 @@
+"""R3 training in two processes, as a spec with `training.num_processes: 2` launches it (`accelerate launch
+--multi_gpu --num_processes 2`, CPU processes over gloo), materialized through Dagster and Pipes into the real
+trajectory store and MLflow store, killed with SIGKILL after its first checkpoint and materialized again.
+
+What it shows: each process rolls out its own slice of every step's batch, with its own samples even where both
+hold copies of one prompt; each training episode is stored exactly once across the kill and the resume; MLflow gets
+one value per step covering both slices, and Dagster one materialization and one copy of each message; the ranks
+hold identical weights after every step (the check is recorded per step); the resume continues from the checkpoint
+with both processes. A second launch shows the weight check failing on every rank when one weight differs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import psutil
+import pytest
+import yaml
+from dagster import DagsterEventType, DagsterInstance
+from mlflow import MlflowClient
+
+from r3_pipeline import stages, tracking
+from r3_pipeline.defs import build_definitions
+from r3_pipeline.defs.run import execute
+from r3_pipeline.layout import Layout, read_json
+from r3_pipeline.spec import parse_spec
+from r3_pipeline.store import TrajectoryStore
+from tests.support import MICRO_SPEC, REPO, kill_when, start_materialization
+
+STEPS, PER_STEP, PER_PROCESS = 6, 8, 4  # one prompt of 8 generations a step: 4 on each process
+SPEC = copy.deepcopy({
+    **MICRO_SPEC,
+    "name": "ddp",
+    "registry": {"name": "r3-ddp-test"},
+    "model": {**MICRO_SPEC["model"], "warm_start": {"num_rows": 100, "max_steps": 30, "batch_size": 32}},
+    "mining": {**MICRO_SPEC["mining"], "num_tasks": 12},
+    "training": {"preset": "cpu", "num_processes": 2, "overrides": {
+        **MICRO_SPEC["training"]["overrides"], "max_steps": STEPS, "save_steps": 2, "num_generations": PER_STEP,
+        "per_device_train_batch_size": PER_PROCESS}},
+})
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("multiprocess")
+    specs = root / "specs"
+    specs.mkdir()
+    (specs / "ddp.yaml").write_text(yaml.safe_dump(SPEC))
+    dagster_home = root / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(dagster_home))
+        env = {"specs": specs, "home": root / "r3home", "dagster_home": dagster_home}
+        assert _materialize(env, "tasks", "base_model", "baseline").success
+        yield env
+
+
+def _materialize(env, *assets: str):
+    with DagsterInstance.get() as instance:
+        return execute(build_definitions(env["specs"], home=str(env["home"])), instance, "ddp", list(assets))
+
+
+def _training_processes(job: Path) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if str(job) in " ".join(proc.info["cmdline"] or []):
+            found.append(proc.info["pid"])
+    return found
+
+
+def _episodes(store: TrajectoryStore) -> list[dict]:
+    columns, rows = store.sql("SELECT * FROM episodes_raw WHERE spec = 'ddp' AND stage = 'training' "
+                              "ORDER BY step, sample_idx")
+    return [dict(zip(columns, r)) for r in rows]
+
+
+def test_two_processes_train_store_log_and_resume_as_one(env):
+    layout = Layout(env["home"])
+    out = layout.spec("ddp").training
+    proc = start_materialization(env["specs"], env["home"], env["dagster_home"], "ddp", "r3_model")
+    kill_when(proc, (out.checkpoints / "checkpoint-2" / "trainer_state.json").exists)
+    # torch.distributed.run puts each training process in a session of its own, out of reach of the group kill:
+    # they must stop by themselves when their launcher is gone, not train on beside the resumed run.
+    deadline = time.monotonic() + 20
+    while _training_processes(out.job) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _training_processes(out.job) == [], "training processes outlived the killed run"
+    assert not out.result.exists()
+    run_id = read_json(out.mlflow_run)["run_id"]
+
+    resumed_at_ms = int(time.time() * 1000)
+    result = _materialize(env, "r3_model")
+    assert result.success
+    trained = read_json(out.result)
+    assert trained["num_processes"] == 2 and trained["global_step"] == STEPS
+    assert "checkpoint-" in trained["resumed_from"]  # both processes resumed from the checkpoint, not from step 0
+    resumed_step = int(trained["resumed_from"].rsplit("-", 1)[1])
+    for checkpoint in out.checkpoints.glob("checkpoint-*"):  # each process saved its own RNG state
+        assert {p.name for p in checkpoint.glob("rng_state_*.pth")} == {"rng_state_0.pth", "rng_state_1.pth"}
+
+    # Each step's batch is stored once: both processes' slices (no file overwritten by the other process), ids
+    # unique across them, and the steps replayed after the kill replaced rather than duplicated.
+    episodes = _episodes(TrajectoryStore(layout.store_root))
+    assert len(episodes) == len({e["episode_id"] for e in episodes}) == STEPS * PER_STEP
+    for step in range(STEPS):
+        batch = [e for e in episodes if e["step"] == step]
+        assert [e["sample_idx"] for e in batch] == list(range(PER_STEP))
+        assert len({e["task_id"] for e in batch}) == 1  # the prompt's 8 copies, 4 on each process
+        first, second = batch[:PER_PROCESS], batch[PER_PROCESS:]
+        # The processes' samples differ (a seed shared by both would give them identical reflections).
+        assert [e["reflection"] for e in first] != [e["reflection"] for e in second]
+
+    # MLflow: one run, written by the main process alone, one value per step of the resumed launch; the rollout
+    # metrics cover both slices (they equal what the store holds for the whole step) and every step recorded that
+    # the two processes held the same weights.
+    mlflow.set_tracking_uri(tracking.tracking_uri(layout.home))
+    client = MlflowClient()
+    assert read_json(out.mlflow_run)["run_id"] == run_id
+    experiment = client.get_run(run_id).info.experiment_id
+    assert [r.info.run_id for r in client.search_runs([experiment])] == [run_id]
+
+    def after_resume(metric: str) -> dict[int, list[float]]:
+        values: dict[int, list[float]] = {}
+        for m in client.get_metric_history(run_id, metric):
+            if m.timestamp >= resumed_at_ms:
+                values.setdefault(m.step, []).append(m.value)
+        return values
+
+    expected_steps = list(range(resumed_step + 1, STEPS + 1))
+    success, reward, in_sync = after_resume("r3_retry_success"), after_resume("reward"), after_resume("r3_ranks_in_sync")
+    assert sorted(success) == sorted(reward) == sorted(in_sync) == expected_steps
+    for step in expected_steps:
+        assert len(success[step]) == len(reward[step]) == len(in_sync[step]) == 1, step
+        stored = [e["retry_correct"] for e in episodes if e["step"] == step - 1]
+        assert success[step][0] == pytest.approx(sum(stored) / len(stored))
+        assert reward[step][0] == pytest.approx(sum(stored) / len(stored))
+        assert in_sync[step][0] == 1.0
+    assert {m.step for m in client.get_metric_history(run_id, "r3_ranks_in_sync")} == set(range(1, STEPS + 1))
+
+    # Dagster heard the main process only: one materialization, each training message once.
+    with DagsterInstance.get() as instance:
+        logs = instance.all_logs(result.run_id)
+        materializations = instance.all_logs(result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+    assert len(materializations) == 1
+    resuming = [e for e in logs if e.dagster_event is None and e.user_message.startswith("resuming from")]
+    assert len(resuming) == 1
+
+    # An interrupted training resumes only under the same topology; another process count starts afresh.
+    out.result.unlink()
+    assert stages.training_job(parse_spec(SPEC), layout, "same").mlflow_run_id == run_id
+    one = parse_spec({**SPEC, "training": {**SPEC["training"], "num_processes": 1}})
+    assert stages.training_job(one, layout, "one").mlflow_run_id != run_id
+
+
+def test_the_weight_check_fails_on_every_rank_when_one_weight_differs(tmp_path):
+    launcher = parse_spec(SPEC).training.launch_command()  # accelerate launch ... --multi_gpu --num_processes 2
+    local = Path(sys.executable).parent / "accelerate"  # the venv's, as the r3_model asset runs it
+    command = [str(local) if local.exists() else "accelerate", *launcher[1:], "-m", "tests.rank_sync_probe", str(tmp_path)]
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=300)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    for seen in ranks:
+        assert seen["processes"] == 2 and seen["active"]
+        assert seen["recorded"] == [["r3/ranks_in_sync", 1.0]]  # equal weights: the check passes and says so
+        assert seen["error"] and "rank(s) [1] differ from rank 0's in 1 of 4" in seen["error"]
+        assert "1.weight" in seen["error"]
+
+
+def test_the_weight_digest_is_exact_and_sees_one_bit():
+    import torch
+
+    from r3_pipeline.training.distributed import compare_digests, parameter_digest
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 2)).to(torch.bfloat16)
+    model[0].bias.requires_grad_(False)  # frozen weights (LoRA's base) are left out
+    names, digest = parameter_digest(model)
+    assert names == ["0.weight", "1.weight", "1.bias"] and digest.dtype == torch.int64
+    with torch.no_grad():  # the next bfloat16 after one bias value: one unit in the last place
+        model[1].bias.view(torch.int16)[0] += 1
+    _, nudged = parameter_digest(model)
+    assert (nudged != digest).tolist() == [False, False, True]
+    compare_digests(names, torch.stack([digest, digest]), step=1)  # equal: no error
+    with pytest.raises(RuntimeError, match=r"rank\(s\) \[1\] differ from rank 0's in 1 of 3 .*1\.bias"):
+        compare_digests(names, torch.stack([digest, nudged]), step=1)
