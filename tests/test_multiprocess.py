@@ -21,6 +21,7 @@ from pathlib import Path
 import mlflow
 import psutil
 import pytest
+import torch
 import yaml
 from dagster import DagsterEventType, DagsterInstance
 from mlflow import MlflowClient
@@ -29,20 +30,24 @@ from r3_pipeline import stages, tracking
 from r3_pipeline.defs import build_definitions
 from r3_pipeline.defs.run import execute
 from r3_pipeline.layout import Layout, read_json
+from r3_pipeline.models.loading import load_model
 from r3_pipeline.spec import parse_spec
 from r3_pipeline.store import TrajectoryStore
 from tests.support import MICRO_SPEC, REPO, kill_when, start_materialization
 
 STEPS, PER_STEP, PER_PROCESS = 6, 8, 4  # one prompt of 8 generations a step: 4 on each process
+# The micro model never retries correctly, so every advantage and gradient is zero; AdamW's weight decay still moves
+# the weights at every step, so the per-step check compares weights that change.
+WEIGHT_DECAY = 0.1
 SPEC = copy.deepcopy({
     **MICRO_SPEC,
     "name": "ddp",
     "registry": {"name": "r3-ddp-test"},
-    "model": {**MICRO_SPEC["model"], "warm_start": {"num_rows": 100, "max_steps": 30, "batch_size": 32}},
-    "mining": {**MICRO_SPEC["mining"], "num_tasks": 12},
+    "model": {**MICRO_SPEC["model"], "warm_start": {"num_rows": 40, "max_steps": 5, "batch_size": 8}},  # in seconds
+    "mining": {**MICRO_SPEC["mining"], "num_tasks": 8},
     "training": {"preset": "cpu", "num_processes": 2, "overrides": {
         **MICRO_SPEC["training"]["overrides"], "max_steps": STEPS, "save_steps": 2, "num_generations": PER_STEP,
-        "per_device_train_batch_size": PER_PROCESS}},
+        "per_device_train_batch_size": PER_PROCESS, "weight_decay": WEIGHT_DECAY}},
 })
 
 
@@ -104,6 +109,9 @@ def test_two_processes_train_store_log_and_resume_as_one(env):
     resumed_step = int(trained["resumed_from"].rsplit("-", 1)[1])
     for checkpoint in out.checkpoints.glob("checkpoint-*"):  # each process saved its own RNG state
         assert {p.name for p in checkpoint.glob("rng_state_*.pth")} == {"rng_state_0.pth", "rng_state_1.pth"}
+    base, final = (load_model(path)[0].state_dict() for path in (stages.base_model_info(parse_spec(SPEC), layout)["path"],
+                                                                  trained["final_model"]))
+    assert any(not torch.equal(base[name], final[name]) for name in base)  # the weights the check compared moved
 
     # Each step's batch is stored once: both processes' slices (no file overwritten by the other process), ids
     # unique across them, and the steps replayed after the kill replaced rather than duplicated.
@@ -134,13 +142,15 @@ def test_two_processes_train_store_log_and_resume_as_one(env):
         return values
 
     expected_steps = list(range(resumed_step + 1, STEPS + 1))
-    success, reward, in_sync = after_resume("r3_retry_success"), after_resume("reward"), after_resume("r3_ranks_in_sync")
-    assert sorted(success) == sorted(reward) == sorted(in_sync) == expected_steps
+    success, tokens, reward = after_resume("r3_retry_success"), after_resume("r3_reflection_tokens"), after_resume("reward")
+    in_sync = after_resume("r3_ranks_in_sync")
+    assert sorted(success) == sorted(tokens) == sorted(reward) == sorted(in_sync) == expected_steps
     for step in expected_steps:
-        assert len(success[step]) == len(reward[step]) == len(in_sync[step]) == 1, step
-        stored = [e["retry_correct"] for e in episodes if e["step"] == step - 1]
-        assert success[step][0] == pytest.approx(sum(stored) / len(stored))
-        assert reward[step][0] == pytest.approx(sum(stored) / len(stored))
+        assert len(success[step]) == len(tokens[step]) == len(reward[step]) == len(in_sync[step]) == 1, step
+        stored = [e for e in episodes if e["step"] == step - 1]  # the rollout of step k is logged at step k + 1
+        assert success[step][0] == pytest.approx(sum(e["retry_correct"] for e in stored) / len(stored))
+        assert tokens[step][0] == pytest.approx(sum(e["reflection_tokens"] for e in stored) / len(stored))
+        assert reward[step][0] == pytest.approx(sum(e["retry_correct"] for e in stored) / len(stored))
         assert in_sync[step][0] == 1.0
     assert {m.step for m in client.get_metric_history(run_id, "r3_ranks_in_sync")} == set(range(1, STEPS + 1))
 
@@ -173,8 +183,6 @@ def test_the_weight_check_fails_on_every_rank_when_one_weight_differs(tmp_path):
 
 
 def test_the_weight_digest_is_exact_and_sees_one_bit():
-    import torch
-
     from r3_pipeline.training.distributed import compare_digests, parameter_digest
 
     torch.manual_seed(0)
