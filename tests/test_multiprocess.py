@@ -173,7 +173,8 @@ def test_the_weight_check_fails_on_every_rank_when_one_weight_differs(tmp_path):
     launcher = parse_spec(SPEC).training.launch_command()  # accelerate launch ... --multi_gpu --num_processes 2
     local = Path(sys.executable).parent / "accelerate"  # the venv's, as the r3_model asset runs it
     command = [str(local) if local.exists() else "accelerate", *launcher[1:], "-m", "tests.rank_sync_probe", str(tmp_path)]
-    subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=300)
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     for seen in ranks:
         assert seen["processes"] == 2 and seen["active"]
