@@ -243,3 +243,17 @@ def test_the_registry_lock_is_shared_through_postgres(postgres, mlflow_server, m
         holder.close()  # a client that dies lets go of the lock with its connection
     assert entered.wait(30), "the registry lock was not taken after the holder let go"
     waiter.join(30)
+
+
+def test_racing_registrations_through_the_server_leave_a_consistent_registry(postgres, mlflow_server, tmp_path,
+                                                                             tiny_model, monkeypatch):
+    """The SQLite race of tests/test_registry_concurrency.py, with every process a client of the tracking server and
+    the lock in PostgreSQL."""
+    from r3_pipeline.registry_lock import LOCK_URL_ENV
+    from tests.registry_race import race
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # mlflow sets it; gone again after the test
+    monkeypatch.setenv("R3_MLFLOW_TRACKING_URI", mlflow_server["url"])
+    monkeypatch.setenv(LOCK_URL_ENV, postgres["url"]("mlflow"))
+    race(tmp_path / "home", tiny_model(tmp_path / "m", 1))
+    assert not (tmp_path / "home" / "mlflow.db").exists()
