@@ -47,11 +47,10 @@ def _file_lock(path: Path):
 
 @contextmanager
 def _advisory_lock(url: str):
-    import psycopg2  # the `deploy` extra
+    import psycopg  # the `deploy` extra
 
-    conn = psycopg2.connect(url)
+    conn = psycopg.connect(url, autocommit=True)
     try:
-        conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))
         try:

@@ -40,7 +40,7 @@ def _require() -> list[str]:
     """initdb's path; skip or fail when something the profile needs is missing."""
     initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     missing = [] if initdb else ["PostgreSQL (apt-get install postgresql)"]
-    for module in ("psycopg2", "dagster_postgres"):
+    for module in ("psycopg", "dagster_postgres"):
         try:
             __import__(module)
         except ImportError:
@@ -72,7 +72,7 @@ def _as_postgres(args: list[str]) -> list[str]:
 def postgres():
     """A fresh PostgreSQL cluster in a temporary folder owned by `postgres`, password auth over TCP on a free port,
     with the databases `dagster` and `mlflow`; stopped and removed afterwards."""
-    import psycopg2
+    import psycopg
 
     bin_dir = Path(_require()[-1]).parent
     root = Path(tempfile.mkdtemp(prefix="r3-pg-"))  # not under pytest's root-only temp folder: postgres must reach it
@@ -92,12 +92,10 @@ def postgres():
         shutil.rmtree(root, ignore_errors=True)
         pytest.fail(f"PostgreSQL did not start: {exc.stdout}{exc.stderr}")
     try:
-        conn = psycopg2.connect(host="127.0.0.1", port=port, user=PG_USER, password=password, dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cur:
+        with psycopg.connect(host="127.0.0.1", port=port, user=PG_USER, password=password, dbname="postgres",
+                             autocommit=True) as conn, conn.cursor() as cur:
             for db in PG_DBS:
                 cur.execute(f"CREATE DATABASE {db}")
-        conn.close()
         yield {"port": port, "password": password, "root": root,
                "url": lambda db: f"postgresql://{PG_USER}:{password}@127.0.0.1:{port}/{db}"}
     finally:
@@ -169,7 +167,7 @@ def deployed_run(postgres, mlflow_server, tmp_path_factory):
 
 
 def test_dagster_runs_and_event_logs_live_in_postgres(deployed_run, postgres, monkeypatch):
-    import psycopg2
+    import psycopg
     from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
     for key, value in deployed_run["profile"].items():
@@ -182,7 +180,7 @@ def test_dagster_runs_and_event_logs_live_in_postgres(deployed_run, postgres, mo
         assert [r.status for r in runs] == [DagsterRunStatus.SUCCESS]
         registered = instance.get_latest_materialization_event(AssetKey(["micro", "registered_model"]))
         assert registered is not None and registered.run_id == runs[0].run_id
-    with psycopg2.connect(postgres["url"]("dagster")) as conn, conn.cursor() as cur:
+    with psycopg.connect(postgres["url"]("dagster")) as conn, conn.cursor() as cur:
         cur.execute("SELECT run_id, status FROM runs")
         assert cur.fetchall() == [(runs[0].run_id, "SUCCESS")]
         cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
@@ -193,7 +191,7 @@ def test_dagster_runs_and_event_logs_live_in_postgres(deployed_run, postgres, mo
 
 def test_the_registry_gate_registers_on_the_tracking_server(deployed_run, mlflow_server, postgres, tmp_path):
     import mlflow
-    import psycopg2
+    import psycopg
     from mlflow import MlflowClient
 
     home = Path(deployed_run["profile"]["R3_HOME"])
@@ -211,7 +209,7 @@ def test_the_registry_gate_registers_on_the_tracking_server(deployed_run, mlflow
     local = Path(mlflow.artifacts.download_artifacts(f"models:/r3-micro-test/{reg['version']}", dst_path=str(tmp_path)))
     assert list(local.rglob("config.json")) and list(local.rglob("*.safetensors"))
     assert list(mlflow_server["artifacts"].rglob("*.safetensors"))
-    with psycopg2.connect(postgres["url"]("mlflow")) as conn, conn.cursor() as cur:
+    with psycopg.connect(postgres["url"]("mlflow")) as conn, conn.cursor() as cur:
         cur.execute("SELECT name, alias, version FROM registered_model_aliases")
         assert (("r3-micro-test", reg["alias"], int(reg["version"]))) in cur.fetchall()
     assert not (home / "mlflow.db").exists() and not (home / "mlartifacts").exists()
@@ -220,7 +218,7 @@ def test_the_registry_gate_registers_on_the_tracking_server(deployed_run, mlflow
 
 def test_the_registry_lock_is_shared_through_postgres(postgres, mlflow_server, monkeypatch):
     """A registry change on the server waits while another client holds the lock, and goes on when it lets go."""
-    import psycopg2
+    import psycopg
 
     from r3_pipeline.registry_lock import ADVISORY_KEY, LOCK_URL_ENV, registry_lock
 
@@ -231,8 +229,7 @@ def test_the_registry_lock_is_shared_through_postgres(postgres, mlflow_server, m
         with registry_lock(mlflow_server["url"]):
             entered.set()
 
-    holder = psycopg2.connect(postgres["url"]("mlflow"))
-    holder.autocommit = True
+    holder = psycopg.connect(postgres["url"]("mlflow"), autocommit=True)
     with holder.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))
     waiter = threading.Thread(target=change)

@@ -143,6 +143,9 @@ def test_the_helm_values_agree_with_the_launcher_the_instance_and_the_code():
     assert launcher["runK8sConfig"]["containerConfig"] == instance["run_launcher"]["config"]["run_k8s_config"][
         "container_config"]
     assert values["concurrency"]["pools"]["defaultLimit"] == instance["concurrency"]["pools"]["default_limit"]
+    shared = yaml.safe_load((REPO / "deploy" / "dagster-postgres.yaml").read_text())
+    assert values["postgresql"]["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"] == \
+        shared["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
 
     (deployment,) = values["dagster-user-deployments"]["deployments"]
     flag, module = deployment["dagsterApiGrpcArgs"]
