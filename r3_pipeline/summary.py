@@ -46,6 +46,7 @@ def format_summary(summary: dict) -> str:
         if s["seconds_per_asset"]:
             lines.append("seconds per asset: " + ", ".join(f"{k} {v:.0f}" for k, v in s["seconds_per_asset"].items()))
     lines.append(f"\ntrajectories: {summary['trajectories']} (query: r3 sql \"SELECT * FROM retry_success\")")
-    lines.append(f"mlflow: {summary['mlflow_tracking_uri']} (UI: make mlflow-ui)")
+    uri = summary["mlflow_tracking_uri"]
+    lines.append(f"mlflow: {uri} (UI: {uri if uri.startswith(('http://', 'https://')) else 'make mlflow-ui'})")
     lines.append(f"summary json: {summary['home']}/summary.json")
     return "\n".join(lines)

@@ -7,19 +7,19 @@ interval on the same tasks lies above zero); otherwise, ties, noise and NaN incl
 The score, the reason and the previous champion are recorded on the version as tags, so `rollback` knows
 where to go.
 
-Registration and promotion are read-modify-writes of the registry, so they hold a file lock beside the
-SQLite store (`registry_lock`): two pipelines registering at once leave one champion, the better one, and
+Registration and promotion are read-modify-writes of the registry, so they hold a lock (`registry_lock`: a file
+lock beside a SQLite store, a PostgreSQL advisory lock for a tracking server): two pipelines registering at once leave one champion, the better one, and
 an unbroken previous-champion chain. Both are idempotent per training run, so an asset re-materialized
 after an interruption neither adds a second version nor decides twice.
 
 The rest of the library reaches MLflow only through this module (runs, artifacts, the champion's weights, the
-tracking URI). MLflow is imported inside the functions that call it, so the Dagster definitions and the CLI,
+tracking URI). The store is SQLite under R3_HOME unless $R3_MLFLOW_TRACKING_URI names another, such as a
+tracking server (`http://host:5000`). MLflow is imported inside the functions that call it, so the Dagster definitions and the CLI,
 which only build links, load without it.
 """
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 from contextlib import contextmanager
@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from r3_pipeline.registry_lock import registry_lock as lock_for
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -41,10 +43,16 @@ RESTORED_TAG = "rolled_back_from"
 
 
 MLFLOW_UI_ENV = "R3_MLFLOW_UI"  # where `make mlflow-ui` serves the store, for links from Dagster and reports
+# Another tracking store than the SQLite one under R3_HOME, e.g. a tracking server. Not MLflow's own
+# MLFLOW_TRACKING_URI: mlflow.set_tracking_uri writes that variable, so it would carry one home into the next.
+TRACKING_URI_ENV = "R3_MLFLOW_TRACKING_URI"
 
 
 def ui_base() -> str:
-    return os.environ.get(MLFLOW_UI_ENV, "http://localhost:5000").rstrip("/")
+    """Where links point: $R3_MLFLOW_UI, else a tracking server's own address, else `make mlflow-ui`'s."""
+    server = os.environ.get(TRACKING_URI_ENV, "")
+    default = server if server.startswith(("http://", "https://")) else "http://localhost:5000"
+    return os.environ.get(MLFLOW_UI_ENV, default).rstrip("/")
 
 
 def run_url(experiment_id: str, run_id: str) -> str:
@@ -56,18 +64,22 @@ def model_version_url(registered_name: str, version: str) -> str:
 
 
 def tracking_uri(home: Path) -> str:
-    return f"sqlite:///{(home / 'mlflow.db').resolve()}"
+    return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{(home / 'mlflow.db').resolve()}"
 
 
 def configure(home: Path, experiment: str) -> str:
-    """Point MLflow at the SQLite store under `home` (artifacts beside it); return the experiment id."""
+    """Point MLflow at the tracking store (SQLite under `home` with artifacts beside it, or $R3_MLFLOW_TRACKING_URI
+    with the artifacts where its server keeps them); return the experiment id."""
     import mlflow
 
     home.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(tracking_uri(home))
+    uri = tracking_uri(home)
+    mlflow.set_tracking_uri(uri)
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is None:
-        return mlflow.create_experiment(experiment, artifact_location=(home / "mlartifacts").resolve().as_uri())
+        local = uri.startswith("sqlite:///")
+        artifacts = (home / "mlartifacts").resolve().as_uri() if local else None
+        return mlflow.create_experiment(experiment, artifact_location=artifacts)
     return exp.experiment_id
 
 
@@ -141,23 +153,12 @@ def load_champion(registered_name: str) -> Champion | None:
 
 @contextmanager
 def registry_lock():
-    """Serialize registry read-modify-writes across processes with an flock on a file beside the SQLite store.
-
-    This covers every process on one machine sharing one `mlflow.db`, the only store `configure` sets up. A
-    shared tracking server has no such file: it would need a lock all clients share (a database advisory
-    lock, say), so any other tracking URI is refused rather than left unguarded.
-    """
+    """Serialize registry read-modify-writes across processes: a file lock beside a SQLite store, a PostgreSQL
+    advisory lock for a tracking server (r3_pipeline/registry_lock.py)."""
     import mlflow
 
-    uri = mlflow.get_tracking_uri()
-    if not uri.startswith("sqlite:///"):
-        raise ValueError(f"registry changes are serialized only for a SQLite tracking store, not {uri}")
-    with open(Path(uri.removeprefix("sqlite:///")).with_name("registry.lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with lock_for(mlflow.get_tracking_uri()):
+        yield
 
 
 @dataclass

@@ -13,6 +13,18 @@ import yaml
 from r3_pipeline.spec import parse_spec
 from tests.support import MICRO_FC_SPEC, MICRO_SPEC, REPO
 
+def pytest_collection_modifyitems(config, items):
+    """The `deploy` tests start PostgreSQL and an MLflow server for minutes: they run only when the marker expression
+    names them (`make deploy-check`: -m deploy), and are deselected (counted in pytest's summary) otherwise, so
+    `pytest` and `make test` leave them out whatever else their -m says."""
+    if "deploy" in (config.option.markexpr or ""):
+        return
+    deselected = [item for item in items if item.get_closest_marker("deploy")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("deploy")]
+
+
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
     """Build a small BPE tokenizer trained on `texts` (the tests' stand-in for a real model's), with `chat_template`
