@@ -29,8 +29,19 @@ from r3_pipeline.training.warm_start import tokenize_conversation
 
 pytestmark = pytest.mark.vllm
 
-G = 8  # reflections per prompt
-STEPS = 8  # R3 steps on the micro set
+G = 16  # reflections per prompt (8 gave noisy rewards: 32 samples a step)
+STEPS = 10  # R3 steps on the micro set
+SFT_STEPS = 150
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread (vLLM in process uses torch's): on a shared 2-core machine two threads spin against other
+    processes and made these tests several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -60,7 +71,8 @@ def micro_conversations(task, failures, wrong_proposals):
 
 @pytest.fixture(scope="module")
 def micro(tiny_tokenizer, tmp_path_factory):
-    task = make_task("countdown", {"num_train": 8, "num_test": 2, "counts": [3], "max_number": 9, "max_target": 20})
+    task = make_task("countdown", {"num_train": 8, "num_test": 2, "counts": [3], "max_number": 9, "max_target": 20,
+                                   "prompts_path": "assets/prompts/countdown_compact.yaml"})
     rng = random.Random(0)
     failures = [(row, task.corrupt_response(row, rng)) for row in task.build_splits().train[:4]]
     wrong = [task.corrupt_response(row, rng) for row, _ in failures]
@@ -77,7 +89,7 @@ def micro(tiny_tokenizer, tmp_path_factory):
     torch.manual_seed(0)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
-    for _ in range(200):
+    for _ in range(SFT_STEPS):
         loss = model(input_ids=ids, attention_mask=attention, labels=labels).loss
         loss.backward()
         opt.step()
@@ -87,7 +99,7 @@ def micro(tiny_tokenizer, tmp_path_factory):
 
 def r3_args(out, **overrides) -> R3Config:
     return R3Config(**{**dict(output_dir=str(out), use_cpu=True, report_to="none", num_generations=G,
-                              per_device_train_batch_size=4 * G, max_steps=STEPS, learning_rate=3e-3, beta=0.0,
+                              per_device_train_batch_size=4 * G, max_steps=STEPS, learning_rate=1e-4, beta=0.0,
                               max_reflection_tokens=32, max_retry_tokens=16, remove_unused_columns=False,
                               save_strategy="no", disable_tqdm=True, seed=0), **overrides})
 
@@ -149,7 +161,7 @@ def test_greedy_rollout_with_vllm_equals_transformers(before_training):
     assert token_ids(vl) == token_ids(hf), [(a.text, b.text) for a, b in zip(vl.reflection_generations,
                                                                              hf.reflection_generations)]
     assert vl.retry_correct == hf.retry_correct
-    assert all(r.ids and t.ids for r, t in token_ids(vl)), "reflections and retries should be generated"
+    assert all(r and t for r, t in token_ids(vl)), "reflections and retries should be generated"
     assert all(g.finished for g in vl.reflection_generations), "the micro model ends its reflections"
 
 
@@ -167,9 +179,13 @@ def trained(trainers, before_training):
 
 
 def test_reward_rises_on_an_overfit_micro_set_as_with_transformers(trained):
+    """From about 0.3 to about 0.7 in 10 steps on both paths (the same seeds, but each engine draws its own samples;
+    seeds 0 to 2 gave a rise of 0.32 to 0.39 with either)."""
+    first = {name: sum(reward[:2]) / 2 for name, reward in trained.items()}
+    last = {name: sum(reward[-3:]) / 3 for name, reward in trained.items()}
     for name, reward in trained.items():
-        first, last = sum(reward[:3]) / 3, sum(reward[-3:]) / 3
-        assert first < 0.5 and last > first + 0.25, f"{name}: reward per step {reward}"
+        assert first[name] < 0.45 and last[name] >= first[name] + 0.25, f"{name}: reward per step {reward}"
+    assert abs(last["vllm"] - last["transformers"]) < 0.2, trained
 
 
 def test_vllm_generates_what_the_updated_policy_generates(trainers, trained, before_training):
@@ -185,7 +201,8 @@ def test_vllm_generates_what_the_updated_policy_generates(trainers, trained, bef
 def test_lora_adapter_is_merged_into_vllm_and_the_base_stays_untouched(micro, tmp_path):
     """With LoRA TRL pushes base + adapter to vLLM (merging, then unmerging, the adapter in the policy): vLLM's
     greedy rollout equals the adapted policy's, and the base weights (the KL reference) are the checkpoint's."""
-    trainer = make_trainer(micro, tmp_path, lora_r=8, lora_alpha=16, max_steps=3, **vllm_settings())
+    trainer = make_trainer(micro, tmp_path, lora_r=8, lora_alpha=16, learning_rate=2e-3, max_steps=3,
+                           **vllm_settings())
     try:
         base = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if "lora_" not in n}
         before = greedy_rollout(trainer)

