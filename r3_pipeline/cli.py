@@ -8,6 +8,9 @@
     r3 summary                    print the last run's summary
     r3 compare --spec NAME        vanilla vs bare retry vs reflection vs trained, on the same held-out tasks
     r3 report --spec NAME [--out FILE]   the last run as one self-contained HTML page (tables, plots, reflections)
+    r3 headroom --spec NAME [--model base|trained|PATH] [--tasks N] [--samples K] [--temperature T]
+                                  R3's gates on held-out tasks: is the model worth training, and do its sampled
+                                  reflections hold better ones than its greedy reflection?
     r3 registry --spec NAME       list registered versions with aliases, scores and promotion notes
     r3 rollback --spec NAME [--to VERSION]   move `champion` back to the previous champion
     r3 bench NAME|all             benchmarks (source checkout): hostile, verifiers, store, train-step, rollouts, tasks
@@ -213,6 +216,39 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_headroom(args) -> int:
+    from r3_pipeline import stages
+    from r3_pipeline.defs import default_specs_dir
+    from r3_pipeline.headroom import HeadroomConfig, headroom_table, measure_headroom
+    from r3_pipeline.layout import write_json
+    from r3_pipeline.spec import load_specs
+
+    layout = Layout()
+    spec = {s.name: s for s in load_specs(default_specs_dir())}.get(args.spec)
+    if spec is None:
+        raise ValueError(f"unknown spec {args.spec!r}")
+    if args.model == "base":
+        path = stages.base_model_info(spec, layout)["path"]
+    elif args.model == "trained":
+        path = stages.trained_model_info(spec, layout)["final_model"]
+    else:
+        path = args.model
+    rows = stages.load_split(spec, layout, "test")[: args.tasks]
+    cfg = HeadroomConfig(samples=args.samples, temperature=args.temperature,
+                         max_answer_tokens=spec.evaluation.max_new_tokens,
+                         max_reflection_tokens=spec.training_args().get("max_reflection_tokens", 48))
+    engine = stages.engine_for(path, spec.evaluation.batch_size, spec.limits, args.engine, spec.evaluation.dtype)
+    try:
+        result = {"model": str(path), **measure_headroom(stages.task_for(spec), rows, engine, cfg)}
+    finally:
+        getattr(engine, "close", lambda: None)()
+    out = stages.paths(spec, layout).root / "headroom" / f"{args.model if args.model in ('base', 'trained') else 'model'}-T{args.temperature}.json"
+    write_json(out, result)
+    print(headroom_table(result))
+    print(f"written: {out}")
+    return 0
+
+
 BENCHMARKS = {"hostile": "hostile", "verifiers": "verifiers", "store": "store", "train-step": "train_step",
               "rollouts": "rollouts", "tasks": "tasks"}
 
@@ -285,6 +321,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spec", required=True, help="spec name")
     p.add_argument("--out", help="output file (default: <R3_HOME>/specs/NAME/report.html)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("headroom", help="R3's gates on held-out tasks, measured before training compute is spent")
+    p.add_argument("--spec", required=True, help="spec name (its tasks and base model must be materialized)")
+    p.add_argument("--model", default="base", help="base (default), trained, or a model directory")
+    p.add_argument("--tasks", type=int, default=1000, help="held-out tasks (default 1000)")
+    p.add_argument("--samples", type=int, default=8, help="reflections sampled per failure (default 8)")
+    p.add_argument("--temperature", type=float, default=1.0, help="of the sampled reflections (default 1.0)")
+    p.add_argument("--engine", default="auto", help="auto (default), vllm or transformers")
+    p.set_defaults(func=cmd_headroom)
     add_registry_parsers(sub)
     p = sub.add_parser("bench", help="benchmarks that print tables of figures against their peers and targets")
     p.add_argument("name", choices=[*BENCHMARKS, "all"], help="hostile: verifiers on the adversarial corpus; "

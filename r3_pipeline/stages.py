@@ -140,18 +140,18 @@ def base_model_info(spec: Spec, layout: Layout) -> dict:
     return read_json(paths(spec, layout).base_model_info)
 
 
-def engine_for(path: str, batch_size: int, limits: GenerationLimits, kind: str = "auto") -> Engine:
+def engine_for(path: str, batch_size: int, limits: GenerationLimits, kind: str = "auto", dtype: str = "auto") -> Engine:
     """The spec's engine (`evaluation.engine`) over the checkpoint at `path`, loaded from disk as saved (a freshly
     trained model included); run_stored_episodes closes it when its episodes are stored."""
     from r3_pipeline.rollout.factory import make_engine
 
-    return make_engine(kind, path, batch_size, limits)
+    return make_engine(kind, path, batch_size, limits, dtype)
 
 
 def engine_maker(path: str, spec: Spec, chosen: list[str]):
     """`make_engine` for run_stored_episodes: the spec's engine over `path`, its choice noted in `chosen`."""
     def make() -> Engine:
-        engine = engine_for(path, spec.evaluation.batch_size, spec.limits, spec.evaluation.engine)
+        engine = engine_for(path, spec.evaluation.batch_size, spec.limits, spec.evaluation.engine, spec.evaluation.dtype)
         chosen.append(getattr(engine, "choice", type(engine).__name__))
         return engine
     return make
@@ -189,12 +189,16 @@ def mine_failures(spec: Spec, layout: Layout, run_id: str) -> dict:
     progress = Progress("mining", len(rows) * m.samples_per_task, "episodes")
     run = run_stored_episodes(task_for(spec), rows, engine_maker(base["path"], spec, chosen), cfg, store, source,
                               m.chunk_tasks, on_chunk=progress.update)
+    failures = failure_set(run.records, {r["task_id"]: r for r in rows}, "any" if m.keep == "mixed" else m.keep)
+    rates = {}
+    if m.reflection_samples:
+        failures, rates = _with_pass_rates(spec, failures, engine_maker(base["path"], spec, chosen), store,
+                                           EpisodeSource(spec.name, "pass_rate", base["model_id"], spec.task.name, run_id))
     seconds = time.monotonic() - t0
-    failures = failure_set(run.records, {r["task_id"]: r for r in rows}, m.keep)
     write_jsonl(paths(spec, layout).failure_set, failures)
     acc = evaluation.accuracy(run.records)
     return {"tasks_mined": len(rows), "tasks_excluded_as_trained": len(trained), "samples": len(run.records),
-            "failures": len(failures), "failure_rate": len(failures) / max(len(rows), 1),
+            "failures": len(failures), "failure_rate": len(failures) / max(len(rows), 1), **rates,
             "sample_first_accuracy": acc.first, "sample_second_accuracy": acc.second,
             "chunks_generated": run.chunks_generated, "chunks_reused": run.chunks_reused,
             "truncated_prompts": truncated_prompts(run.records), "seconds": round(seconds, 1),
@@ -213,6 +217,63 @@ def failure_set(records: list[dict], rows: dict[str, Row], keep: str) -> list[di
             out.append({"row": rows[task_id], "failed_attempt": failed[0]["first_attempt"], "samples": len(group),
                         "failed_samples": len(failed)})
     return out
+
+
+def mining_integrity(spec: Spec, layout: Layout) -> dict:
+    """Mining, its pass rates and so the pass-rate filter saw train rows only: no held-out row and no row of the
+    warm start, in the failure set or in any stored mining or pass-rate episode of this spec."""
+    from r3_pipeline.store import TrajectoryStore
+
+    train = load_split(spec, layout, "train")
+    adapted = spec.model.source == "embedded" or spec.model.adapt
+    warm = {r["task_id"] for r in train[: spec.model.warm_start.num_rows]} if adapted else set()
+    test = {r["task_id"] for r in load_split(spec, layout, "test")}
+    failures = {f["row"]["task_id"] for f in read_jsonl(paths(spec, layout).failure_set)}
+    mined = {r[0] for r in TrajectoryStore(layout.store_root).sql(
+        "SELECT DISTINCT task_id FROM episodes WHERE spec = ? AND stage IN ('mining', 'pass_rate')", [spec.name])[1]}
+    seen = failures | mined
+    return {"mined_tasks": len(mined), "failure_set": len(failures), "held_out": len(seen & test),
+            "warm_start": len(seen & warm), "ok": not (seen & test) and not (seen & warm)}
+
+
+# R3Config's defaults for how a reflection and its retry are sampled (R3Config itself imports TRL).
+_R3_SAMPLING = {"reflection_temperature": 1.0, "max_reflection_tokens": 64, "retry_temperature": 0.0,
+                "max_retry_tokens": 48}
+
+
+def _with_pass_rates(spec: Spec, failures: list[dict], make_engine, store, source) -> tuple[list[dict], dict]:
+    """Sample mining.reflection_samples reflections on each failure's failed attempt, each with a greedy retry
+    (stored as stage 'pass_rate', resumable), then `pass_rate_filter`."""
+    from r3_pipeline.rollout.episodes import ReflectionSamples
+    from r3_pipeline.rollout.stored import run_stored_reflections
+
+    m, args = spec.mining, {**_R3_SAMPLING, **spec.training_args()}
+    cfg = ReflectionSamples(m.reflection_samples,
+                            Sampling(args["reflection_temperature"], 1.0, args["max_reflection_tokens"], seed=2),
+                            Sampling(args["retry_temperature"], 1.0, args["max_retry_tokens"], seed=3))
+    progress = Progress("reflection pass rates", len(failures) * m.reflection_samples, "episodes")
+    run = run_stored_reflections(task_for(spec), [(f["row"], f["failed_attempt"]) for f in failures], make_engine,
+                                 cfg, store, source, m.chunk_tasks, on_chunk=progress.update)
+    return pass_rate_filter(failures, run.records, m.reflection_samples, m.keep)
+
+
+def pass_rate_filter(failures: list[dict], records: list[dict], k: int, keep: str) -> tuple[list[dict], dict]:
+    """Each failure's reflection successes and pass rate from its `k` pass-rate `records`, added to its entry; with
+    keep 'mixed', only the failures whose rate lies strictly between 0 and 1. Returns them and their statistics."""
+    wins: dict[str, int] = {}
+    for r in records:
+        wins[r["task_id"]] = wins.get(r["task_id"], 0) + bool(r["retry_correct"])
+    failures = [{**f, "reflection_successes": wins.get(f["row"]["task_id"], 0)} for f in failures]
+    for f in failures:
+        f["reflection_pass_rate"] = f["reflection_successes"] / k
+    histogram = [sum(f["reflection_successes"] == j for f in failures) for j in range(k + 1)]
+    kept = [f for f in failures if 0 < f["reflection_successes"] < k] if keep == "mixed" else failures
+    n = max(len(failures), 1)
+    return kept, {"failures_before_filter": len(failures), "reflection_samples": k,
+                  "reflection_pass_rate": sum(f["reflection_pass_rate"] for f in failures) / n,
+                  "prompts_all_fail": histogram[0] / n, "prompts_all_pass": histogram[k] / n,
+                  "prompts_mixed": sum(histogram[1:k]) / n,
+                  "pass_rate_histogram": {str(j): c for j, c in enumerate(histogram)}}
 
 
 # -- training ----------------------------------------------------------------------------------------------

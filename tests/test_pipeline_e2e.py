@@ -24,7 +24,7 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, regis
         checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
                   for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
         assert checks["train_test_disjoint"] and checks["verifier_sanity"] and checks["rejection_rate"]
-        assert checks["r3_integrity"]
+        assert checks["r3_integrity"] and checks["mining_train_rows_only"]
         events = {e.asset_key.path[-1]: e for e in result.get_asset_materialization_events()}
         materialized = set(events)
         curves = events["r3_model"].materialization.metadata["training_curves_embedded"].value
@@ -66,3 +66,9 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, regis
         assert metric in run.data.metrics, metric
     history = client.get_metric_history(run.info.run_id, "reward")
     assert [m.step for m in history] == [1, 2, 3]
+    # The share of groups with no reward spread, per step; each group is 4 rollouts of the stored rewards.
+    zero = client.get_metric_history(run.info.run_id, "frac_reward_zero_std")
+    spreads = store.sql("SELECT step, count(*) FILTER (WHERE s = 0) / count(*) FROM (SELECT step, task_id, "
+                        "stddev_pop(reward) AS s FROM episodes WHERE spec = ? AND stage = 'training' "
+                        "GROUP BY step, task_id) GROUP BY step ORDER BY step", [name])[1]
+    assert [(m.step, m.value) for m in zero] == [(step + 1, pytest.approx(v)) for step, v in spreads]

@@ -72,6 +72,8 @@ def test_run_is_filed_under_its_job_with_progress_in_the_event_log(instance, run
     assert set(progress) == {"micro__base_model", "micro__baseline", "micro__r3_model", "micro__evaluation"}
     # From the training process through Pipes: each of the 3 steps, with reward and retry success.
     assert len(progress["micro__r3_model"]) == 3 and "retry_success=" in progress["micro__r3_model"][-1]
+    # The share of groups with no reward spread (no GRPO signal), per step.
+    assert all("zero_variance_groups=" in line for line in progress["micro__r3_model"])
     assert progress["micro__evaluation"][-1].startswith("progress evaluation: 72/72 episodes (100%)")
 
 

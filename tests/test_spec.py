@@ -27,7 +27,7 @@ def spec_with(path: str, value):
 @pytest.mark.parametrize("path,value,message", [
     ("mining.samples", 3, "spec.mining: unknown field(s) samples"),
     ("mining.samples_per_task", "four", "spec.mining.samples_per_task: expected int"),
-    ("mining.keep", "some", "spec.mining.keep: expected 'all' or 'any'"),
+    ("mining.keep", "some", "spec.mining.keep: expected 'all', 'any' or 'mixed'"),
     ("model.warm_start.max_minutes", "soon", "spec.model.warm_start.max_minutes: expected float"),
     ("task.name", "chess", "spec.task.name: unknown task 'chess'"),
     ("name", "Bad-Name", "spec.name: required"),

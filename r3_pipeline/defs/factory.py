@@ -122,7 +122,19 @@ def spec_definitions(spec: Spec) -> dict:
         summary = (f"failure set {result['failures']} of {result['tasks_mined']} tasks "
                    f"({_pct(result['failure_rate'])}); vanilla sample accuracy first {_pct(result['sample_first_accuracy'])}, "
                    f"second {_pct(result['sample_second_accuracy'])}")
+        if result.get("reflection_samples"):
+            summary += (f"; reflection pass rate {_pct(result['reflection_pass_rate'])} over "
+                        f"{result['reflection_samples']} samples, {_pct(result['prompts_mixed'])} of "
+                        f"{result['failures_before_filter']} failed prompts mixed (neither all-fail nor all-pass)")
         return MaterializeResult(metadata={**result, "summary": summary})
+
+    @asset_check(asset=key("baseline"), op_tags=CHECK_FIRST, description="Mining, the reflection pass rates and the "
+                 "failure set use train rows only: no held-out row, no row the warm start trained on.")
+    def mining_train_rows_only(r3: R3Home) -> AssetCheckResult:
+        result = stages.mining_integrity(spec, r3.layout)
+        text = (f"{result['mined_tasks']} mined tasks, {result['failure_set']} in the failure set: "
+                f"{result['held_out']} held-out, {result['warm_start']} from the warm start")
+        return _check(result["ok"], text, {k: v for k, v in result.items() if k != "ok"})
 
     @asset(key=key("r3_model"), deps=[key("baseline")], group_name=group, pool="training",
            description="R3 training (TRL GRPO, reward on reflection tokens only) in its own process via accelerate.")

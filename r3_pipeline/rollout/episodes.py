@@ -50,6 +50,16 @@ class EpisodeConfig:
 
 
 @dataclass
+class ReflectionSamples:
+    """Several reflections on one given failed attempt, each followed by a retry: a prompt's reflection pass rate,
+    the share of its GRPO group that would be rewarded (mining's pass-rate filter)."""
+
+    samples: int = field(default=8, metadata={"help": "Reflections per failed attempt."})
+    reflection: Sampling = field(default_factory=lambda: Sampling(temperature=1.0), metadata={"help": "Reflection decoding."})
+    retry: Sampling = field(default_factory=lambda: Sampling(temperature=0.0), metadata={"help": "Retry decoding."})
+
+
+@dataclass
 class Episode:
     row: Row
     sample_idx: int
@@ -130,3 +140,26 @@ def run_episodes(task: Task, rows: list[Row], engine: Engine, cfg: EpisodeConfig
     for e in episodes:
         e.finished_at = now
     return episodes
+
+
+def reflect_on_failures(task: Task, failures: list[tuple[Row, str]], engine: Engine,
+                        cfg: ReflectionSamples) -> list[Episode]:
+    """`cfg.samples` episodes per (row, failed attempt): the given attempt, a sampled reflection, the retry. The
+    first attempt is not generated here, so its verdict is the verifier's on the given text."""
+    from r3_pipeline.rollout.engines import Generation
+
+    tok = engine.tokenizer
+    jobs = [(row, attempt, k) for row, attempt in failures for k in range(cfg.samples)]
+    turns = [first_turn(task, row, tok) for row, _, _ in jobs]
+    second = reflect_and_retry(task, engine, [row for row, _, _ in jobs],
+                               [reflection_conversation(task, msgs, attempt) for (_, attempt, _), (msgs, _) in zip(jobs, turns)],
+                               [tools for _, tools in turns], cfg.reflection, cfg.retry)
+    now = datetime.now(timezone.utc)
+    out = []
+    for (row, attempt, k), (msgs, tools), refl, retry, verdict in zip(jobs, turns, second.reflections, second.retries,
+                                                                      second.verdicts):
+        ids = render(tok, msgs, tools)
+        out.append(Episode(row=row, sample_idx=k, prompt=tok.decode(ids), prompt_tokens=len(ids),
+                           first=Generation([], attempt, True), first_verdict=task.verify(row, attempt),
+                           reflection=refl, retry=retry, retry_verdict=verdict, finished_at=now))
+    return out

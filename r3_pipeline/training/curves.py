@@ -1,4 +1,5 @@
-"""Training curves of an R3 run (reward, retry success, reflection length per step), read back from MLflow.
+"""Training curves of an R3 run (reward, share of groups without a signal, reflection length, KL per step), read
+back from MLflow.
 
 The training process logs these metrics every step (`reporting.MetricsCallback`); the r3_model asset shows
 them as a plot, so a user sees in the Dagster UI whether the reward moved without opening MLflow.
@@ -9,7 +10,8 @@ from __future__ import annotations
 from r3_pipeline import tracking
 from r3_pipeline.evaluation import png_bytes
 
-CURVES = {"reward": "reward (retry success)", "r3_reflection_tokens": "reflection length (tokens)", "kl": "KL"}
+CURVES = {"reward": "reward (retry success)", "frac_reward_zero_std": "groups with no reward spread",
+          "r3_reflection_tokens": "reflection length (tokens)", "kl": "KL"}
 
 
 def training_curves(mlflow_run_id: str) -> dict[str, list[tuple[int, float]]]:

@@ -44,6 +44,7 @@ class MetricsCallback(TrainerCallback):
             tracking.log_metrics(numeric, step=state.global_step)
             if self.progress is None:
                 self.progress = Progress("R3 training", state.max_steps, "steps")
-            shown = {"reward": "reward", "r3_retry_success": "retry_success",
-                     "r3_reflection_tokens": "reflection_tokens", "loss": "loss"}
+            # frac_reward_zero_std (TRL's): the share of groups whose rewards are all equal, which carry no signal.
+            shown = {"reward": "reward", "frac_reward_zero_std": "zero_variance_groups",
+                     "r3_retry_success": "retry_success", "r3_reflection_tokens": "reflection_tokens", "loss": "loss"}
             self.progress.update(state.global_step, **{v: numeric[k] for k, v in shown.items() if k in numeric})

@@ -208,7 +208,8 @@ def _sft_steps(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], 
         lr = cfg.learning_rate * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(est_steps, 1))))
         for group in opt.param_groups:
             group["lr"] = max(lr, cfg.learning_rate * 0.05)
-        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
