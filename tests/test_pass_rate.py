@@ -8,7 +8,7 @@ from dataclasses import fields
 
 import pytest
 
-from r3_pipeline import stages
+from r3_pipeline import pass_rates, stages
 from r3_pipeline.layout import Layout, read_jsonl, write_jsonl
 from r3_pipeline.spec import SpecError, parse_spec
 from r3_pipeline.store import TrajectoryStore
@@ -27,7 +27,7 @@ def test_mixed_keeps_only_prompts_whose_reflections_sometimes_help():
     k, wins = 4, {"none": 0, "one": 1, "half": 2, "all": 4, "three": 3}
     failures = [_failure(t) for t in wins]
     records = [r for t, n in wins.items() for r in _records(t, n, k)]
-    kept, stats = stages.pass_rate_filter(failures, records, k, "mixed")
+    kept, stats = pass_rates.pass_rate_filter(failures, records, k, "mixed")
     assert [f["row"]["task_id"] for f in kept] == ["one", "half", "three"]
     assert [f["reflection_pass_rate"] for f in kept] == [0.25, 0.5, 0.75]
     assert stats["failures_before_filter"] == 5
@@ -35,7 +35,7 @@ def test_mixed_keeps_only_prompts_whose_reflections_sometimes_help():
     assert (stats["prompts_all_fail"], stats["prompts_all_pass"], stats["prompts_mixed"]) == (0.2, 0.2, 0.6)
     assert stats["reflection_pass_rate"] == pytest.approx(10 / 20)
     # 'any' measures the same rates and keeps every failure.
-    every, same = stages.pass_rate_filter(failures, records, k, "any")
+    every, same = pass_rates.pass_rate_filter(failures, records, k, "any")
     assert [f["reflection_successes"] for f in every] == list(wins.values()) and same == stats
     assert "reflection_successes" not in failures[0]  # the caller's entries are left as they were
 
@@ -52,7 +52,7 @@ def test_pass_rate_sampling_defaults_are_r3configs():
     from r3_pipeline.training.r3_config import R3Config
 
     defaults = {f.name: f.default for f in fields(R3Config)}
-    assert stages._R3_SAMPLING == {name: defaults[name] for name in stages._R3_SAMPLING}
+    assert pass_rates._R3_SAMPLING == {name: defaults[name] for name in pass_rates._R3_SAMPLING}
 
 
 def test_pass_rates_are_stored_on_the_mined_attempts_resume_and_stay_on_train_rows(tmp_path):
@@ -65,34 +65,36 @@ def test_pass_rates_are_stored_on_the_mined_attempts_resume_and_stay_on_train_ro
     assert failures and result["failures_before_filter"] == len(failures) == result["failures"]
     assert sum(result["pass_rate_histogram"].values()) == len(failures)
     store = TrajectoryStore(layout.store_root)
-    rows = store.sql("SELECT task_id, sample_idx, first_attempt, first_correct, reflection, retry_correct "
+    rows = store.sql("SELECT task_id, sample_idx, first_attempt, first_correct, reflection_tokens, retry_correct "
                      "FROM episodes WHERE stage = 'pass_rate' ORDER BY task_id, sample_idx")[1]
     assert len(rows) == 3 * len(failures)
     by_task = {f["row"]["task_id"]: f for f in failures}
-    for task_id, _, attempt, first_correct, reflection, _ in rows:
-        assert attempt == by_task[task_id]["failed_attempt"] and first_correct is False and reflection is not None
+    for task_id, _, attempt, first_correct, tokens, _ in rows:
+        assert attempt == by_task[task_id]["failed_attempt"] and first_correct is False and tokens is not None
     for task_id, f in by_task.items():
         mine = [r for r in rows if r[0] == task_id]
         assert [r[1] for r in mine] == [0, 1, 2]
         assert f["reflection_successes"] == sum(bool(r[5]) for r in mine)
-    assert len({r[4] for r in rows}) > len(failures)  # sampled at the training's temperature, not greedy copies
+    # Reflections as training samples them: its max_reflection_tokens (16), not mining's max_new_tokens (24).
+    assert max(r[4] for r in rows) <= MICRO_SPEC["training"]["overrides"]["max_reflection_tokens"] == 16
 
     again = stages.mine_failures(spec, layout, "run-2")  # a rerun reuses every stored chunk
-    assert again["chunks_generated"] == 0
+    assert again["chunks_generated"] == again["pass_rate_chunks_generated"] == 0
+    assert again["pass_rate_chunks_reused"] == result["pass_rate_chunks_generated"] > 0
     assert store.sql("SELECT count(*) FROM episodes WHERE stage = 'pass_rate'")[1][0][0] == len(rows)
     assert read_jsonl(layout.spec("micro").failure_set) == failures
 
-    integrity = stages.mining_integrity(spec, layout)
+    integrity = pass_rates.mining_integrity(spec, layout)
     assert integrity["ok"] and integrity["failure_set"] == len(failures)
     held_out = stages.load_split(spec, layout, "test")[0]
     write_jsonl(layout.spec("micro").failure_set, [*failures, {"row": held_out, "failed_attempt": "x"}])
-    assert stages.mining_integrity(spec, layout) | {"ok": None} == {**integrity, "failure_set": len(failures) + 1,
+    assert pass_rates.mining_integrity(spec, layout) | {"ok": None} == {**integrity, "failure_set": len(failures) + 1,
                                                                    "held_out": 1, "ok": None}
-    assert not stages.mining_integrity(spec, layout)["ok"]
+    assert not pass_rates.mining_integrity(spec, layout)["ok"]
     warm_row = stages.load_split(spec, layout, "train")[0]
     write_jsonl(layout.spec("micro").failure_set, [{"row": warm_row, "failed_attempt": "x"}])
-    assert stages.mining_integrity(spec, layout)["warm_start"] == 1
-    assert not stages.mining_integrity(spec, layout)["ok"]
+    assert pass_rates.mining_integrity(spec, layout)["warm_start"] == 1
+    assert not pass_rates.mining_integrity(spec, layout)["ok"]
 
 
 def test_r3_headroom_measures_the_gates_on_held_out_tasks(tmp_path, monkeypatch, capsys):

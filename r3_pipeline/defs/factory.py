@@ -24,7 +24,7 @@ from dagster import (
 )
 
 from r3_pipeline import evaluation as eval_lib
-from r3_pipeline import stages, tracking
+from r3_pipeline import pass_rates, stages, tracking
 from r3_pipeline.defs.config import BaseModelConfig, EvaluationConfig, MiningConfig
 from r3_pipeline.defs.progress_log import progress_to_event_log
 from r3_pipeline.defs.resources import R3Home
@@ -131,7 +131,7 @@ def spec_definitions(spec: Spec) -> dict:
     @asset_check(asset=key("baseline"), op_tags=CHECK_FIRST, description="Mining, the reflection pass rates and the "
                  "failure set use train rows only: no held-out row, no row the warm start trained on.")
     def mining_train_rows_only(r3: R3Home) -> AssetCheckResult:
-        result = stages.mining_integrity(spec, r3.layout)
+        result = pass_rates.mining_integrity(spec, r3.layout)
         text = (f"{result['mined_tasks']} mined tasks, {result['failure_set']} in the failure set: "
                 f"{result['held_out']} held-out, {result['warm_start']} from the warm start")
         return _check(result["ok"], text, {k: v for k, v in result.items() if k != "ok"})
@@ -220,5 +220,6 @@ def spec_definitions(spec: Spec) -> dict:
         description="Retrain from the current champion on failures from tasks it has not trained on.",
     )
     return {"assets": [tasks, base_model, baseline, r3_model, evaluation, registered_model],
-            "checks": [train_test_disjoint, rejection_rate, verifier_sanity, r3_integrity, trained_not_worse],
+            "checks": [train_test_disjoint, rejection_rate, verifier_sanity, mining_train_rows_only, r3_integrity,
+                       trained_not_worse],
             "jobs": [job], "schedules": [schedule]}
