@@ -221,6 +221,7 @@ def cmd_headroom(args) -> int:
     from r3_pipeline.defs import default_specs_dir
     from r3_pipeline.headroom import HeadroomConfig, headroom_table, measure_headroom
     from r3_pipeline.layout import write_json
+    from r3_pipeline.pass_rates import R3_SAMPLING_DEFAULTS
     from r3_pipeline.spec import load_specs
 
     layout = Layout()
@@ -234,15 +235,16 @@ def cmd_headroom(args) -> int:
     else:
         path = args.model
     rows = stages.load_split(spec, layout, "test")[: args.tasks]
+    reflection_tokens = {**R3_SAMPLING_DEFAULTS, **spec.training_args()}["max_reflection_tokens"]
     cfg = HeadroomConfig(samples=args.samples, temperature=args.temperature,
-                         max_answer_tokens=spec.evaluation.max_new_tokens,
-                         max_reflection_tokens=spec.training_args().get("max_reflection_tokens", 48))
+                         max_answer_tokens=spec.evaluation.max_new_tokens, max_reflection_tokens=reflection_tokens)
     engine = stages.engine_for(path, spec.evaluation.batch_size, spec.limits, args.engine, spec.evaluation.dtype)
     try:
         result = {"model": str(path), **measure_headroom(stages.task_for(spec), rows, engine, cfg)}
     finally:
         getattr(engine, "close", lambda: None)()
-    out = stages.paths(spec, layout).root / "headroom" / f"{args.model if args.model in ('base', 'trained') else 'model'}-T{args.temperature}.json"
+    name = args.model if args.model in ("base", "trained") else "model"
+    out = stages.paths(spec, layout).root / "headroom" / f"{name}-T{args.temperature}.json"
     write_json(out, result)
     print(headroom_table(result))
     print(f"written: {out}")

@@ -34,8 +34,8 @@ def mining_integrity(spec: Spec, layout: Layout) -> dict:
 
 
 # R3Config's defaults for how a reflection and its retry are sampled (R3Config itself imports TRL).
-_R3_SAMPLING = {"reflection_temperature": 1.0, "max_reflection_tokens": 64, "retry_temperature": 0.0,
-                "max_retry_tokens": 48}
+R3_SAMPLING_DEFAULTS = {"reflection_temperature": 1.0, "max_reflection_tokens": 64, "retry_temperature": 0.0,
+                        "max_retry_tokens": 48}
 
 
 def measure(spec: Spec, failures: list[dict], make_engine, store, source) -> tuple[list[dict], dict]:
@@ -44,7 +44,7 @@ def measure(spec: Spec, failures: list[dict], make_engine, store, source) -> tup
     from r3_pipeline.rollout.episodes import ReflectionSamples
     from r3_pipeline.rollout.stored import run_stored_reflections
 
-    m, args = spec.mining, {**_R3_SAMPLING, **spec.training_args()}
+    m, args = spec.mining, {**R3_SAMPLING_DEFAULTS, **spec.training_args()}
     cfg = ReflectionSamples(m.reflection_samples,
                             Sampling(args["reflection_temperature"], 1.0, args["max_reflection_tokens"], seed=2),
                             Sampling(args["retry_temperature"], 1.0, args["max_retry_tokens"], seed=3))

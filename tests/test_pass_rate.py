@@ -52,7 +52,7 @@ def test_pass_rate_sampling_defaults_are_r3configs():
     from r3_pipeline.training.r3_config import R3Config
 
     defaults = {f.name: f.default for f in fields(R3Config)}
-    assert pass_rates._R3_SAMPLING == {name: defaults[name] for name in pass_rates._R3_SAMPLING}
+    assert pass_rates.R3_SAMPLING_DEFAULTS == {name: defaults[name] for name in pass_rates.R3_SAMPLING_DEFAULTS}
 
 
 def test_pass_rates_are_stored_on_the_mined_attempts_resume_and_stay_on_train_rows(tmp_path):
