@@ -7,6 +7,7 @@ training processes, from which the plugins the Trainer uses are built. No GPU ru
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 
@@ -40,18 +41,36 @@ def test_every_shipped_config_is_an_accelerate_config_of_its_kind():
         assert config.distributed_type.value == kind and config.num_machines == 1
 
 
-def test_one_process_launches_as_before_and_more_add_multi_gpu():
+def test_one_process_launches_as_before_and_more_add_multi_gpu(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cores = len(os.sched_getaffinity(0))
     one = _spec().training.launch_command()
     assert one == ["accelerate", "launch", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                   "--num_processes", "1"]
+                   "--num_cpu_threads_per_process", str(cores), "--num_processes", "1"]
     args = _validated(one)
-    assert args.num_processes == 1 and not args.multi_gpu
+    assert args.num_processes == 1 and not args.multi_gpu and args.num_cpu_threads_per_process == cores
     # Without --multi_gpu accelerate's simple launcher starts one process whatever --num_processes says (on a
     # machine without GPUs); with it, torch.distributed.run starts them all.
     two = _spec(num_processes=2).training.launch_command()
     assert two[-3:] == ["--multi_gpu", "--num_processes", "2"]
     args = _validated(two)
     assert args.num_processes == 2 and args.multi_gpu and args.mixed_precision == "no"
+
+
+def test_cpu_threads_are_shared_among_processes_unless_the_user_set_them(monkeypatch):
+    """accelerate launch alone would give every training process OMP_NUM_THREADS=1 (one core of many)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    from accelerate.commands.launch import launch_command_parser
+
+    cores = len(os.sched_getaffinity(0))
+    two = _spec(num_processes=2).training.launch_command()
+    assert _validated(two).num_cpu_threads_per_process == max(1, cores // 2)
+    assert launch_command_parser().parse_args(
+        [*_spec().training.launch_command()[2:], "x.py"]).num_cpu_threads_per_process == cores
+    mine = _spec(launcher=["accelerate", "launch", "--num_cpu_threads_per_process", "3"]).training.launch_command()
+    assert mine.count("--num_cpu_threads_per_process") == 1 and mine[3] == "3"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the environment's setting is accelerate's to read
+    assert "--num_cpu_threads_per_process" not in _spec().training.launch_command()
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

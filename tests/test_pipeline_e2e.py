@@ -3,6 +3,8 @@ SQLite store, real DuckDB over Parquet, and real TRL training launched through a
 
 from __future__ import annotations
 
+import os
+
 import mlflow
 import pytest
 from dagster import DagsterInstance
@@ -64,6 +66,9 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, regis
     run = client.get_run(reg["mlflow_run_id"])
     for metric in ("reward", "r3_retry_success", "r3_reflection_tokens", "loss", "eval_trained_second_attempt"):
         assert metric in run.data.metrics, metric
+    # The training process used the machine's cores (accelerate launch alone would have given it one).
+    cores = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
+    assert run.data.params["process.torch_threads"] == str(cores)
     history = client.get_metric_history(run.info.run_id, "reward")
     assert [m.step for m in history] == [1, 2, 3]
     # The share of groups with no reward spread, per step; each group is 4 rollouts of the stored rewards.

@@ -71,7 +71,8 @@ def run(job: TrainJob, reporter: Reporter | None = None) -> dict:
     # One writer per MLflow run: the other processes' metrics reach it gathered (TRL and the rollout reduce them).
     with tracking.active_run(job.mlflow_run_id, job.mlflow_uri) if main else nullcontext():
         if main:
-            tracking.log_params({f"r3.{k}": v for k, v in job.r3.items()})
+            tracking.log_params({**{f"r3.{k}": v for k, v in job.r3.items()},
+                                 "process.torch_threads": torch.get_num_threads()})
         recorder = store_recorder(job, TrajectoryStore(Path(job.store_root)), tokenizer, task) if job.store_root else None
         trainer = R3Trainer(model, args, task, pairs, tokenizer, on_rollout=recorder, callbacks=[MetricsCallback(reporter)])
         if main != trainer.accelerator.is_main_process:
