@@ -239,7 +239,8 @@ def parse_spec(data: Any, where: str = "spec") -> Spec:
     from r3_pipeline.rollout.factory import ENGINES
 
     if spec.evaluation.dtype not in ("auto", "bfloat16", "float32"):
-        raise SpecError(f"{where}.evaluation.dtype: expected 'auto', 'bfloat16' or 'float32', got {spec.evaluation.dtype!r}")
+        raise SpecError(f"{where}.evaluation.dtype: expected 'auto', 'bfloat16' or 'float32', "
+                        f"got {spec.evaluation.dtype!r}")
     if spec.evaluation.engine not in ENGINES:
         raise SpecError(f"{where}.evaluation.engine: expected one of {', '.join(ENGINES)}, got {spec.evaluation.engine!r}")
     if spec.mining.keep not in ("all", "any", "mixed"):
