@@ -26,6 +26,7 @@ from r3_pipeline.rollout.conversation import (
     reflect_and_retry,
     reflection_conversation,
     render,
+    retry_conversation,
 )
 from r3_pipeline.rollout.sampling import Sampling
 from r3_pipeline.tasks.base import Row, Task
@@ -63,8 +64,7 @@ def measure_headroom(task: Task, rows: list[Row], engine: Engine, cfg: HeadroomC
 
     greedy_ok = retry_ok(Sampling(0.0, 1.0, cfg.max_reflection_tokens))
     teacher = [task.teacher_reflection(r, firsts[i].text) for r, i in zip(f_rows, failed)]
-    teacher_retries = engine.generate([render(tok, [*c, {"role": "assistant", "content": t},
-                                                    {"role": "user", "content": task.retry_prompt()}], tools)
+    teacher_retries = engine.generate([render(tok, retry_conversation(task, c, t), tools)
                                        for c, t, tools in zip(convs, teacher, f_tools)], answer)
     teacher_ok = [task.verify(r, g.text).correct for r, g in zip(f_rows, teacher_retries)]
     sampled_ok = retry_ok(Sampling(cfg.temperature, 1.0, cfg.max_reflection_tokens, cfg.seed), cfg.samples)

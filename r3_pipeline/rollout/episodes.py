@@ -149,17 +149,19 @@ def reflect_on_failures(task: Task, failures: list[tuple[Row, str]], engine: Eng
     from r3_pipeline.rollout.engines import Generation
 
     tok = engine.tokenizer
-    jobs = [(row, attempt, k) for row, attempt in failures for k in range(cfg.samples)]
-    turns = [first_turn(task, row, tok) for row, _, _ in jobs]
-    second = reflect_and_retry(task, engine, [row for row, _, _ in jobs],
-                               [reflection_conversation(task, msgs, attempt) for (_, attempt, _), (msgs, _) in zip(jobs, turns)],
-                               [tools for _, tools in turns], cfg.reflection, cfg.retry)
+    turns = [first_turn(task, row, tok) for row, _ in failures]
+    prompts = [render(tok, msgs, tools) for msgs, tools in turns]
+    # Sample k of failure i sits at i * samples + k: every failure's turns are built once, repeated per sample.
+    each = [i for i in range(len(failures)) for _ in range(cfg.samples)]
+    second = reflect_and_retry(task, engine, [failures[i][0] for i in each],
+                               [reflection_conversation(task, turns[i][0], failures[i][1]) for i in each],
+                               [turns[i][1] for i in each], cfg.reflection, cfg.retry)
     now = datetime.now(timezone.utc)
     out = []
-    for (row, attempt, k), (msgs, tools), refl, retry, verdict in zip(jobs, turns, second.reflections, second.retries,
-                                                                      second.verdicts):
-        ids = render(tok, msgs, tools)
-        out.append(Episode(row=row, sample_idx=k, prompt=tok.decode(ids), prompt_tokens=len(ids),
+    for j, i in enumerate(each):
+        (row, attempt), ids = failures[i], prompts[i]
+        out.append(Episode(row=row, sample_idx=j % cfg.samples, prompt=tok.decode(ids), prompt_tokens=len(ids),
                            first=Generation([], attempt, True), first_verdict=task.verify(row, attempt),
-                           reflection=refl, retry=retry, retry_verdict=verdict, finished_at=now))
+                           reflection=second.reflections[j], retry=second.retries[j],
+                           retry_verdict=second.verdicts[j], finished_at=now))
     return out
