@@ -85,10 +85,18 @@ def reflection_summary(records: list[dict]) -> dict:
     """Length and retry success of the reflections among `records` (the paper saw shorter ones after training)."""
     lengths = sorted(r["reflection_tokens"] for r in records if r.get("reflection") is not None)
     n = len(lengths)
-    successes = sum(bool(r["retry_correct"]) for r in records if r.get("reflection") is not None)
+    reflected = [r for r in records if r.get("reflection") is not None]
+    successes = sum(bool(r["retry_correct"]) for r in reflected)
+    repeats = sum(_same_text(r.get("retry"), r.get("first_attempt")) for r in reflected)
     return {"reflections": n, "mean_tokens": sum(lengths) / n if n else 0.0,
             "median_tokens": lengths[n // 2] if n else 0, "p90_tokens": lengths[min(n - 1, int(0.9 * n))] if n else 0,
-            "retry_success": successes / n if n else 0.0}
+            "retry_success": successes / n if n else 0.0, "retry_repeats": repeats / n if n else 0.0}
+
+
+def _same_text(a: str | None, b: str | None) -> bool:
+    """Whether two model outputs are the same text up to whitespace: a retry that repeats the failed attempt
+    (the habit a useful reflection breaks; any task, no parsing of model text)."""
+    return a is not None and b is not None and a.split() == b.split()
 
 
 def behaviour_summary(records: list[dict]) -> dict:
@@ -180,7 +188,8 @@ def comparison_markdown(evaluation: dict) -> str:
                      f"95% CI [{_signed(g['ci'][0])}, {_signed(g['ci'][1])}]")
     for label, r in evaluation.get("reflections", {}).items():
         lines.append(f"\nReflections of {label}: {r['reflections']}, mean {r['mean_tokens']:.1f} tokens "
-                     f"(median {r['median_tokens']}, p90 {r['p90_tokens']}), retry success {100 * r['retry_success']:.1f}%")
+                     f"(median {r['median_tokens']}, p90 {r['p90_tokens']}), retry success {100 * r['retry_success']:.1f}%"
+                     + (f", retry repeats the failed attempt {100 * r['retry_repeats']:.1f}%" if "retry_repeats" in r else ""))
     behaviours = evaluation.get("behaviours", {})
     if behaviours:
         names = sorted({b for by in behaviours.values() for b in by})

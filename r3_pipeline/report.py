@@ -1,8 +1,9 @@
 """`r3 report --spec NAME`: a spec's last run as one self-contained HTML file, to share without either UI.
 
 It holds the comparison table (vanilla vs trained, first and second attempt, with the bare-retry control), the
-paired gains, the training curves, histograms of reflection length before and after training, and example
-reflections, with every image inlined as base64. Model text is escaped: it is untrusted input.
+paired gains, the training curves (reward and share of zero-variance groups per step), the shift in the
+reflections on the same tasks (length, retry success, retries that repeat the failed attempt, behaviours) and
+example reflections, with every image inlined as base64. Model text is escaped: it is untrusted input.
 """
 
 from __future__ import annotations
@@ -72,6 +73,22 @@ def _training_curves_png(layout: Layout, spec: str) -> bytes | None:
     return path.read_bytes() if path.exists() else None
 
 
+def _behaviour_shift(behaviours: dict[str, dict]) -> list[str]:
+    """The task's reflection behaviours (share of reflections, retry success after them) per model: where R3 moved
+    the reflections."""
+    names = sorted({b for by in behaviours.values() for b in by})
+    if not names:
+        return []
+    e = html.escape
+    out = ["<h3>Reflection behaviours: share, and retry success after them</h3><table><tr><th>behaviour</th>" +
+           "".join(f"<th>{e(label)}</th>" for label in behaviours) + "</tr>"]
+    for name in names:
+        cells = [f"{_pct(by[name]['share'])}, {_pct(by[name]['retry_success'])}" if name in by else "-"
+                 for by in behaviours.values()]
+        out.append(f"<tr><td>{e(name)}</td>" + "".join(f"<td class=n>{c}</td>" for c in cells) + "</tr>")
+    return [*out, "</table>"]
+
+
 def build_report(layout: Layout, spec: str) -> str:
     """The report of `spec`'s last evaluation under `layout`, as HTML text."""
     path = layout.spec(spec).evaluation_results
@@ -114,12 +131,14 @@ def build_report(layout: Layout, spec: str) -> str:
         parts.append(_img(reflection_histogram_png(lengths, "reflection length, vanilla vs trained"),
                           "reflection length histogram"))
     parts.append("<table><tr><th>model</th><th>reflections</th><th>mean tokens</th><th>median</th><th>p90</th>"
-                 "<th>retry success</th></tr>")
+                 "<th>retry success</th><th>retry repeats the failed attempt</th></tr>")
     for label, r in ev.get("reflections", {}).items():
+        repeats = _pct(r["retry_repeats"]) if "retry_repeats" in r else "n/m"
         parts.append(f"<tr><td>{e(label)}</td><td class=n>{r['reflections']}</td><td class=n>{r['mean_tokens']:.1f}</td>"
                      f"<td class=n>{r['median_tokens']}</td><td class=n>{r['p90_tokens']}</td>"
-                     f"<td class=n>{_pct(r['retry_success'])}</td></tr>")
+                     f"<td class=n>{_pct(r['retry_success'])}</td><td class=n>{repeats}</td></tr>")
     parts.append("</table>")
+    parts += _behaviour_shift(ev.get("behaviours", {}))
 
     examples = ev.get("reflection_examples", [])
     if examples:

@@ -11,9 +11,10 @@ from r3_pipeline.rollout.episodes import BARE, BARE_RETRY_PROMPT, EpisodeConfig
 from r3_pipeline.tasks import make_task
 
 
-def rec(task_id, first, retry=None, reflection=None, tokens=None, sample_idx=0):
+def rec(task_id, first, retry=None, reflection=None, tokens=None, sample_idx=0, retry_text=None):
     return {"task_id": task_id, "sample_idx": sample_idx, "first_correct": first, "retry_correct": retry,
-            "reflection": reflection, "reflection_tokens": tokens, "first_attempt": f"attempt {task_id}"}
+            "reflection": reflection, "reflection_tokens": tokens, "first_attempt": f"attempt {task_id}",
+            "retry": retry_text}
 
 
 def test_paired_difference_on_the_same_tasks():
@@ -29,11 +30,13 @@ def test_paired_difference_on_the_same_tasks():
 
 
 def test_reflection_summary_and_examples():
-    before = [rec("a", False, False, "long reflection", 30), rec("b", False, True, "mid", 20), rec("c", True)]
+    # a's retry repeats its failed attempt (up to whitespace); b's retry is another answer
+    before = [rec("a", False, False, "long reflection", 30, retry_text=" attempt  a\n"),
+              rec("b", False, True, "mid", 20, retry_text="attempt b2"), rec("c", True)]
     after = [rec("a", False, True, "short", 5), rec("b", False, True, "short too", 6), rec("c", True)]
     summary = evaluation.reflection_summary(before)
     assert summary == {"reflections": 2, "mean_tokens": 25.0, "median_tokens": 30, "p90_tokens": 30,
-                       "retry_success": 0.5}
+                       "retry_success": 0.5, "retry_repeats": 0.5}
     examples = evaluation.reflection_examples(before, after, k=1)
     assert examples == [{"task_id": "a", "before": {"attempt": "attempt a", "reflection": "long reflection",
                                                     "retry_correct": False},

@@ -136,5 +136,6 @@ def test_report_is_one_self_contained_html(micro_run):
     assert html.count("src=\"data:image/png;base64,") == 3  # accuracy, training curves, reflection lengths
     assert "src=\"http" not in html and "<script" not in html
     for text in ("vanilla, with reflection", "trained, with reflection", "Paired gains", "Training curves",
-                 "Reflections before and after training", "Example reflections", "r3-micro-test"):
+                 "Reflections before and after training", "retry repeats the failed attempt",
+                 "Reflection behaviours", "Example reflections", "r3-micro-test"):
         assert text in html, text
