@@ -140,7 +140,7 @@ def cmd_verify(args) -> int:
 
 
 def _verify_help() -> str:
-    from r3_pipeline.tasks.bfcl_data import is_bfcl_row
+    from r3_pipeline.tasks.function_calling.bfcl_data import is_bfcl_row
 
     def shown(rows: list[dict]) -> str:
         return "\n".join(f"  {json.dumps(row)}" for row in rows)

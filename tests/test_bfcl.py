@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from r3_pipeline import cli
-from r3_pipeline.tasks.bfcl_data import Answers, read_bfcl_row, validate_bfcl_rows
-from r3_pipeline.tasks.bfcl_verify import verify_bfcl
+from r3_pipeline.tasks.function_calling.bfcl_data import Answers, read_bfcl_row, validate_bfcl_rows
+from r3_pipeline.tasks.function_calling.bfcl_verify import verify_bfcl
 from r3_pipeline.tasks.function_calling import FunctionCallingConfig, FunctionCallingTask
-from r3_pipeline.tasks.function_calling_data import RowRejected
+from r3_pipeline.tasks.function_calling.data import RowRejected
 
 AREA = {"name": "calc_area", "description": "Area of a triangle.", "parameters": {
     "type": "dict", "required": ["base", "height"],
