@@ -17,7 +17,7 @@ reasons (tasks/countdown/data.py and tasks/function_calling/data.py list them).
 
 The file's outcome is a VerifySummary: counts by reason, the first few bad rows with their line numbers, and an
 exit status that is 1 when the file cannot be trusted: no rows at all, every row bad, or a bad-row share over
-`max_bad` (`r3 verify --max-bad`, whose default is in cli.py).
+`max_bad` (`r3 verify --max-bad`, whose default is in verify_cli.py).
 """
 
 from __future__ import annotations
