@@ -43,7 +43,7 @@ run: $(STAMP)  ## materialize the whole asset graph on the embedded default and 
 	$(BIN)/r3 run
 
 test: $(STAMP) $(VLLM_STAMP)  ## the test suite, then the vLLM engine tests in the vLLM venv (required there, never skipped)
-	$(BIN)/pytest -q -m "not vllm and not ui and not deploy"
+	$(BIN)/pytest -q -m "not vllm and not ui"  # the deploy tests: left out by tests/conftest.py
 	R3_REQUIRE_VLLM=1 $(VLLM_VENV)/bin/pytest -q -m vllm
 
 UI_SHOTS ?= $(R3_HOME)/ui-check

@@ -268,7 +268,7 @@ BFCL_WEATHER = {"name": "get_weather", "description": "Weather forecast.", "para
 def _bfcl(name: str, response: Any, reason: str | None = None, *, truth: list | None = None,
           correct: bool = False) -> Case:
     """A BFCL row (bfcl_data's reading of a question row with its ground truth); [] truth: irrelevance."""
-    from r3_pipeline.tasks.bfcl_data import read_bfcl_row
+    from r3_pipeline.tasks.function_calling.bfcl_data import read_bfcl_row
 
     truth = [{"get_weather": {"city": ["New York", "NYC"], "days": ["", 3], "hours": ["", [9]]}}] \
         if truth is None else truth

@@ -32,7 +32,7 @@ def _function_calling_splits() -> None:
 
 
 def _solver(problems: int) -> Callable[[], None]:
-    from r3_pipeline.tasks.countdown_math import solve
+    from r3_pipeline.tasks.countdown.solver import solve
 
     rng = random.Random(1)
     cases = [([rng.randint(1, 20) for _ in range(4)], rng.randint(1, 100)) for _ in range(problems)]
@@ -40,20 +40,21 @@ def _solver(problems: int) -> Callable[[], None]:
 
 
 def _synthetic_rows(rows: int) -> Callable[[], None]:
-    from r3_pipeline.tasks.function_calling_synth import SynthSettings, generate_xlam_rows
+    from r3_pipeline.tasks.function_calling.synth import SynthSettings, generate_xlam_rows
 
     return lambda: generate_xlam_rows(rows * 9 // 10, rows - rows * 9 // 10, SynthSettings(seed=9))
 
 
 def _countdown_hostile() -> None:
-    from r3_pipeline.tasks.countdown_verify import verify_countdown
+    from r3_pipeline.tasks.countdown.verify import verify_countdown
 
     verify_countdown([3], 3, "<answer>" + "(" * 10_000 + "3" + ")" * 10_000 + "</answer>")
     verify_countdown([3], 3, "<answer>" + "9" * 10_000_000 + "</answer>")
 
 
 def _calls_hostile() -> dict[str, Callable[[], Any]]:
-    from r3_pipeline.tasks.function_calling_verify import MAX_RESPONSE_CHARS, JsonRejected, loads_strict, verify_calls
+    from r3_pipeline.tasks.function_calling.parse import MAX_RESPONSE_CHARS, JsonRejected, loads_strict
+    from r3_pipeline.tasks.function_calling.verify import verify_calls
 
     answer = f"<tool_call>{json.dumps([WEATHER])}</tool_call>"
 

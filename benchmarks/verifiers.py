@@ -1,7 +1,7 @@
 """Verifier throughput benchmark: our safe verifiers against the ways other R3 / TinyZero code verifies.
 
 The reward of every rollout goes through a verifier, so it must keep up with generation. Ours parse and walk
-model text and never execute it (see countdown_verify and function_calling_verify); the common alternatives
+model text and never execute it (see tasks/countdown/verify.py and tasks/function_calling/verify.py); the common alternatives
 either run the text through sympy's `parse_expr` (which itself calls `eval` and is slow) or through plain
 `eval` with builtins removed (TinyZero's way: fast, unsafe on hostile text). This module measures
 verifications/s of each on one mixed workload built from the real task generators, in interleaved rounds
@@ -27,7 +27,7 @@ from sympy.parsing.sympy_parser import parse_expr
 from benchmarks import interleaved_best, mark, ratio
 from r3_pipeline.tasks import make_task
 from r3_pipeline.tasks.base import Task
-from r3_pipeline.tasks.countdown_verify import verify_countdown
+from r3_pipeline.tasks.countdown.verify import verify_countdown
 
 ROWS = 500
 ROUNDS = 5

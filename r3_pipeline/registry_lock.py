@@ -5,7 +5,7 @@ tracking server is shared by processes on many machines, which share no file: th
 advisory lock instead, in the database named by $R3_REGISTRY_LOCK_URL (any PostgreSQL every client reaches;
 the deployment profile uses the one behind the tracking server). The lock is tied to the connection, so a
 client that dies mid-promotion releases it. Any other store without that variable is refused rather than left
-unguarded. Kept apart from tracking.py, which is MLflow's, so it needs no MLflow: it is given the URI.
+unguarded. Kept apart from tracking/, which is MLflow's, so it needs no MLflow: it is given the URI.
 """
 
 from __future__ import annotations

@@ -13,11 +13,11 @@ decide what a row needs, and a `task_id` is optional. Each output line says whic
 Bad-row reasons (`bad_row:<why>`): too_long (over MAX_LINE_BYTES), not_utf8, too_deep (JSON nesting over
 MAX_LINE_DEPTH), not_json, duplicate_key (the same key twice in one object: which response would count?),
 not_an_object, bad_type:task_id, bad_type:id, missing_response, response_not_a_string, and the task's own row
-reasons (countdown_data and function_calling_data list them).
+reasons (tasks/countdown/data.py and tasks/function_calling/data.py list them).
 
 The file's outcome is a VerifySummary: counts by reason, the first few bad rows with their line numbers, and an
 exit status that is 1 when the file cannot be trusted: no rows at all, every row bad, or a bad-row share over
-`max_bad` (`r3 verify --max-bad`, whose default is in cli.py).
+`max_bad` (`r3 verify --max-bad`, whose default is in verify_cli.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from r3_pipeline.tasks.base import Task
-from r3_pipeline.tasks.function_calling_verify import safe_name
+from r3_pipeline.tasks.function_calling.verify import safe_name
 from r3_pipeline.tasks.rows import RowRejected
 from r3_pipeline.tasks.strict_json import nesting_exceeds
 

@@ -94,8 +94,9 @@ def start_materialization(specs: Path, home: Path, dagster_home: Path, spec: str
                             env={**os.environ, "DAGSTER_HOME": str(dagster_home)})
 
 
-def kill_when(proc, ready, timeout: float = 300) -> None:
-    """SIGKILL the process group as soon as `ready()` holds; fail if the process ends or times out first."""
+def kill_when(proc, ready, timeout: float = 300, on_poll=None) -> None:
+    """SIGKILL the process group as soon as `ready()` holds; fail if the process ends or times out first.
+    `on_poll()`, when given, runs at every poll (e.g. a reader querying the store while the run writes)."""
     import os
     import signal
     import time
@@ -104,9 +105,42 @@ def kill_when(proc, ready, timeout: float = 300) -> None:
     while not ready():
         assert proc.poll() is None, "the run finished before it could be interrupted"
         assert time.monotonic() < deadline, "timed out waiting for the run to make progress"
+        if on_poll:
+            on_poll()
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server a test starts."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc, timeout_s: float = 240, log: Path | None = None) -> None:
+    """Return once `url` answers; raise when the server process `proc` exits first or `timeout_s` passes, with the
+    end of its `log` when given."""
+    import time
+    import urllib.request
+
+    def tail() -> str:
+        return f":\n{log.read_text()[-3000:]}" if log else ""
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{' '.join(Path(str(a)).name for a in proc.args[:2])} exited with {proc.returncode}"
+                               + tail())
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"{url} did not answer in {timeout_s} s" + tail())
 
 
 def require_vllm() -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from r3_pipeline import cli
-from r3_pipeline.tasks.bfcl_data import Answers, read_bfcl_row, validate_bfcl_rows
-from r3_pipeline.tasks.bfcl_verify import verify_bfcl
+from r3_pipeline import cli, verify_cli
+from r3_pipeline.tasks.function_calling.bfcl_data import Answers, read_bfcl_row, validate_bfcl_rows
+from r3_pipeline.tasks.function_calling.bfcl_verify import verify_bfcl
 from r3_pipeline.tasks.function_calling import FunctionCallingConfig, FunctionCallingTask
-from r3_pipeline.tasks.function_calling_data import RowRejected
+from r3_pipeline.tasks.function_calling.data import RowRejected
 
 AREA = {"name": "calc_area", "description": "Area of a triangle.", "parameters": {
     "type": "dict", "required": ["base", "height"],
@@ -321,8 +321,8 @@ def test_r3_verify_scores_a_bfcl_file(tmp_path, capsys):
 
 
 def test_help_shows_bfcl_example_rows():
-    help_text = cli._verify_help()
-    bfcl = [row for row in cli.VERIFY_EXAMPLES["function_calling"] if "question" in row]
+    help_text = verify_cli.verify_help()
+    bfcl = [row for row in verify_cli.VERIFY_EXAMPLES["function_calling"] if "question" in row]
     assert {row["id"].split("_")[0] for row in bfcl} == {"simple", "irrelevance"}
     for row in bfcl:
         assert json.dumps(row) in help_text

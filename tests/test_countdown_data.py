@@ -17,9 +17,11 @@ from r3_pipeline.spec import parse_spec
 from r3_pipeline.store import TrajectoryStore
 from r3_pipeline.tasks import make_task
 from r3_pipeline.tasks.base import Verdict
-from r3_pipeline.tasks.countdown import CountdownConfig, CountdownTask, problem_key, task_id_for, validate_row
-from r3_pipeline.tasks.countdown_math import solve
-from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE
+from r3_pipeline.tasks.countdown import CountdownConfig, CountdownTask
+from r3_pipeline.tasks.countdown.problems import problem_key, task_id_for
+from r3_pipeline.tasks.countdown.task import validate_row
+from r3_pipeline.tasks.countdown.solver import solve
+from r3_pipeline.tasks.countdown.verify import MAX_MAGNITUDE
 from r3_pipeline.verify_file import verify_line
 from tests.support import MICRO_SPEC
 

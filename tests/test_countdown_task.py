@@ -9,16 +9,11 @@ import pytest
 
 from r3_pipeline.tasks import TASKS, make_task
 from r3_pipeline.tasks.base import Verdict
-from r3_pipeline.tasks.countdown import (
-    CountdownConfig,
-    CountdownTask,
-    make_row,
-    problem_key,
-    task_id_for,
-    validate_row,
-)
-from r3_pipeline.tasks.countdown_math import solve
-from r3_pipeline.tasks.countdown_verify import expression_value, extract_answer, verify_countdown
+from r3_pipeline.tasks.countdown import CountdownConfig, CountdownTask
+from r3_pipeline.tasks.countdown.problems import make_row, problem_key, task_id_for
+from r3_pipeline.tasks.countdown.task import validate_row
+from r3_pipeline.tasks.countdown.solver import solve
+from r3_pipeline.tasks.countdown.verify import expression_value, extract_answer, verify_countdown
 
 SMALL = {"num_train": 150, "num_test": 40}
 

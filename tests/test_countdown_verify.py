@@ -7,7 +7,7 @@ import random
 import pytest
 
 from r3_pipeline.tasks.base import Verdict
-from r3_pipeline.tasks.countdown_verify import (
+from r3_pipeline.tasks.countdown.verify import (
     MAX_ANSWER_CHARS,
     MAX_RESPONSE_CHARS,
     extract_answer,

@@ -17,20 +17,18 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 from r3_pipeline.layout import Layout, read_json
-from tests.support import MICRO_SPEC, REPO
+from tests.support import MICRO_SPEC, REPO, free_port, wait_http
 
 pytestmark = pytest.mark.deploy
 PG_USER, PG_DBS = "r3", ("dagster", "mlflow")
@@ -57,12 +55,6 @@ def _require() -> list[str]:
     return initdb
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _as_postgres(args: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: as root, run it as Debian's `postgres` user."""
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
@@ -81,7 +73,7 @@ def postgres():
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
         shutil.chown(root / "pwfile", "postgres")
-    port, data = _free_port(), root / "data"
+    port, data = free_port(), root / "data"
     run = lambda args: subprocess.run(_as_postgres(args), check=True, capture_output=True, text=True, timeout=120)
     try:
         run([str(bin_dir / "initdb"), "-D", str(data), "-U", PG_USER, f"--pwfile={root / 'pwfile'}", "-E", "UTF8",
@@ -104,32 +96,19 @@ def postgres():
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(1)
-    raise TimeoutError(f"{url} did not answer in {timeout_s} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(postgres, tmp_path_factory):
     """`mlflow server` with its backend store in PostgreSQL's `mlflow` database and artifacts in a local folder it
     serves (clients upload and download through HTTP); the flags of deploy/k8s/mlflow.yaml."""
     root = tmp_path_factory.mktemp("mlflow_server")
-    port, log = _free_port(), root / "mlflow.log"
+    port, log = free_port(), root / "mlflow.log"
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "mlflow"), "server", f"--backend-store-uri={postgres['url']('mlflow')}",
          f"--artifacts-destination={root / 'artifacts'}", "--serve-artifacts", "--host=127.0.0.1", f"--port={port}",
          "--workers=1", f"--allowed-hosts=127.0.0.1:{port},localhost:{port}"],
         stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/health", proc, log)
+        wait_http(f"http://127.0.0.1:{port}/health", proc, timeout_s=180, log=log)
         yield {"url": f"http://127.0.0.1:{port}", "artifacts": root / "artifacts", "log": log}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers: the group this fixture started

@@ -5,6 +5,9 @@ without a lock every client shares. The services themselves are started in tests
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,8 +63,15 @@ def test_the_sqlite_store_keeps_its_file_lock(tmp_path, monkeypatch):
 
 
 def test_the_deploy_tests_stay_out_of_the_main_test_line():
-    """`make test` runs the suite without the deploy marker; `make deploy-check` runs it, and CI runs both."""
+    """`make test` runs the suite without the deploy tests (tests/conftest.py deselects them unless -m names the
+    marker, the one place that leaves them out); `make deploy-check` runs them, and CI runs both."""
     makefile = (REPO / "Makefile").read_text()
-    assert '-m "not vllm and not ui and not deploy"' in makefile
+    main_line = re.search(r'\$\(BIN\)/pytest -q -m "([^"]+)"', makefile).group(1)
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                                "-m", main_line, "tests/test_deploy.py", "tests/test_deploy_k8s.py"],
+                               cwd=REPO, capture_output=True, text=True)
+    assert collected.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, collected.stdout + collected.stderr
+    deselected = re.search(r"\((\d+) deselected\)", collected.stdout)
+    assert deselected and int(deselected.group(1)) > 0, collected.stdout
     assert "R3_REQUIRE_DEPLOY=1" in makefile and "-m deploy" in makefile
     assert "make deploy-check" in Path(REPO / ".ci" / "run").read_text()

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from r3_pipeline.tasks import make_task
-from r3_pipeline.tasks.function_calling_data import (
+from r3_pipeline.tasks.function_calling.data import (
     load_xlam,
     row_problem,
     split_rows,

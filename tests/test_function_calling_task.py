@@ -9,16 +9,17 @@ from collections import Counter
 import pytest
 
 from r3_pipeline.tasks import TASKS, make_task
-from r3_pipeline.tasks.function_calling import FunctionCallingConfig, FunctionCallingTask, format_calls, render_tools
-from r3_pipeline.tasks.function_calling_teacher import hint
-from r3_pipeline.tasks.function_calling_data import validate_xlam_rows
-from r3_pipeline.tasks.function_calling_synth import (
+from r3_pipeline.tasks.function_calling import FunctionCallingConfig, FunctionCallingTask
+from r3_pipeline.tasks.function_calling.render import format_calls, render_tools
+from r3_pipeline.tasks.function_calling.teacher import hint
+from r3_pipeline.tasks.function_calling.data import validate_xlam_rows
+from r3_pipeline.tasks.function_calling.synth import (
     SynthSettings,
     generate_xlam_rows,
     holdout_names,
     load_catalog,
 )
-from r3_pipeline.tasks.function_calling_verify import parse_calls
+from r3_pipeline.tasks.function_calling.parse import parse_calls
 
 SMALL = {"num_train": 400, "num_test": 100}
 

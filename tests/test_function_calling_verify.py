@@ -7,7 +7,7 @@ import json
 import pytest
 
 from r3_pipeline.tasks.base import Verdict
-from r3_pipeline.tasks.function_calling_verify import (
+from r3_pipeline.tasks.function_calling.parse import (
     MAX_DEPTH,
     MAX_RESPONSE_CHARS,
     JsonRejected,
@@ -15,9 +15,8 @@ from r3_pipeline.tasks.function_calling_verify import (
     loads_strict,
     nesting_exceeds,
     parse_calls,
-    values_equal,
-    verify_calls,
 )
+from r3_pipeline.tasks.function_calling.verify import values_equal, verify_calls
 
 WEATHER = {"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}
 RATE = {"name": "get_rate", "arguments": {"base": "USD", "target": "EUR"}}

@@ -24,10 +24,13 @@ from hypothesis import strategies as st
 
 from r3_pipeline import verify_file
 from benchmarks import hostile, hostile_corpus
-from r3_pipeline.tasks import countdown_verify, function_calling_verify, strict_json
+from r3_pipeline.tasks import strict_json
+from r3_pipeline.tasks.countdown import verify as countdown_verify
+from r3_pipeline.tasks.function_calling import parse as function_calling_parse
 from r3_pipeline.tasks.base import Verdict
-from r3_pipeline.tasks.countdown_verify import MAX_ANSWER_CHARS, MAX_DEPTH, MAX_MAGNITUDE, verify_countdown
-from r3_pipeline.tasks.function_calling_verify import nesting_exceeds, verify_calls
+from r3_pipeline.tasks.countdown.verify import MAX_ANSWER_CHARS, MAX_DEPTH, MAX_MAGNITUDE, verify_countdown
+from r3_pipeline.tasks.function_calling.parse import nesting_exceeds
+from r3_pipeline.tasks.function_calling.verify import verify_calls
 from r3_pipeline.verify_file import MAX_LINE_BYTES, verify_jsonl, verify_line
 
 PROPERTY = settings(max_examples=200, deadline=None, derandomize=True, database=None,
@@ -215,9 +218,9 @@ def test_call_with_arbitrary_arguments_matches_itself_and_not_a_mutation(argumen
         refused = False
     verdict = verify_calls([call], f"<tool_call>{text}</tool_call>")
     assert_fc_verdict(verdict)
-    if len(text) > function_calling_verify.MAX_BLOCK_CHARS:
+    if len(text) > function_calling_parse.MAX_BLOCK_CHARS:
         assert verdict.reason == "too_long"
-    elif _depth([call]) > function_calling_verify.MAX_DEPTH:
+    elif _depth([call]) > function_calling_parse.MAX_DEPTH:
         assert verdict.reason == "too_deep"
     else:
         assert verdict.reason == ("unparseable" if refused else "correct")

@@ -9,10 +9,7 @@ While mining runs, the test also queries the store in a loop, as a user's SQL se
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -26,7 +23,7 @@ from r3_pipeline.defs import build_definitions
 from r3_pipeline.defs.run import execute
 from r3_pipeline.layout import Layout, read_json
 from r3_pipeline.store import TrajectoryStore
-from tests.support import MICRO_SPEC
+from tests.support import MICRO_SPEC, kill_when, start_materialization
 
 SPEC = {
     **MICRO_SPEC,
@@ -36,18 +33,6 @@ SPEC = {
     "evaluation": {**MICRO_SPEC["evaluation"], "chunk_tasks": 2},
     "training": {"preset": "cpu", "overrides": {**MICRO_SPEC["training"]["overrides"], "max_steps": 8, "save_steps": 2}},
 }
-
-DRIVER = """
-import sys
-from pathlib import Path
-from dagster import DagsterInstance
-from r3_pipeline.defs import build_definitions
-from r3_pipeline.defs.run import execute
-specs, home, assets = sys.argv[1], sys.argv[2], sys.argv[3:]
-with DagsterInstance.get() as instance:
-    execute(build_definitions(Path(specs), home=home), instance, "kill", assets)
-"""
-
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
@@ -76,22 +61,7 @@ def _materialize(env, *assets: str) -> None:
 
 
 def _start(env, *assets: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", DRIVER, str(env["specs"]), str(env["home"]), *assets],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "DAGSTER_HOME": str(env["dagster_home"])})
-
-
-def _kill_when(proc: subprocess.Popen, ready, timeout: float = 300, on_poll=None) -> None:
-    """SIGKILL the process group as soon as `ready()` holds; fail if the process ends or times out first."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert proc.poll() is None, "the run finished before it could be interrupted"
-        assert time.monotonic() < deadline, "timed out waiting for the run to make progress"
-        if on_poll:
-            on_poll()
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    return start_materialization(env["specs"], env["home"], env["dagster_home"], "kill", *assets)
 
 
 def _batches(store: TrajectoryStore, stage: str) -> dict[str, int]:
@@ -125,7 +95,7 @@ def test_killed_mining_resumes_and_readers_never_see_partial_data(env):
         seen.append(n)
 
     proc = _start(env, "baseline")
-    _kill_when(proc, lambda: len(_batches(store, "mining")) >= 2, on_poll=query)
+    kill_when(proc, lambda: len(_batches(store, "mining")) >= 2, on_poll=query)
     before = _batches(store, "mining")
     assert 2 <= len(before) < total_chunks, "the kill should land mid-way"
     assert max(seen) <= len(before) * per_chunk
@@ -145,7 +115,7 @@ def test_killed_training_resumes_from_checkpoint_and_registers_once(env):
     checkpoint = out.checkpoints / "checkpoint-2" / "trainer_state.json"
 
     proc = _start(env, "r3_model")
-    _kill_when(proc, checkpoint.exists)
+    kill_when(proc, checkpoint.exists)
     assert not out.result.exists()
     run_before = read_json(out.mlflow_run)["run_id"]
 
@@ -164,7 +134,7 @@ def test_killed_training_resumes_from_checkpoint_and_registers_once(env):
 
     # Evaluation killed mid-way resumes too.
     proc = _start(env, "evaluation")
-    _kill_when(proc, lambda: len(_batches(store, "evaluation")) >= 2)
+    kill_when(proc, lambda: len(_batches(store, "evaluation")) >= 2)
     before = _batches(store, "evaluation")
     assert len(before) < 3 * 24 // 2  # chunks of 2 tasks: base, trained, and the base's bare-retry control
     _materialize(env, "evaluation")
@@ -185,7 +155,7 @@ def test_killed_training_with_changed_settings_starts_afresh(env):
     out = Layout(env["home"]).spec("kill").training
     out.result.unlink(missing_ok=True)
     proc = _start(env, "r3_model")
-    _kill_when(proc, (out.checkpoints / "checkpoint-2" / "trainer_state.json").exists)
+    kill_when(proc, (out.checkpoints / "checkpoint-2" / "trainer_state.json").exists)
     run_before = read_json(out.mlflow_run)["run_id"]
     spec_file = env["specs"] / "kill.yaml"
     changed = {**SPEC, "training": {"preset": "cpu", "overrides": {**SPEC["training"]["overrides"], "max_steps": 4,

@@ -9,19 +9,22 @@ Skipped without Playwright or Chromium, unless R3_REQUIRE_UI=1 (as `make ui-chec
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import socket
+import urllib.request
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.support import free_port, wait_http
+
 pytestmark = pytest.mark.ui
 CHROMIUM = "/usr/bin/chromium"
+COMMUNITY_DIALOG = "Join the Dagster community"
+NUX_STORAGE_KEY = "communityNux"  # the key the Dagster UI keeps the dialog's dismissal under
 
 
 def _require() -> None:
@@ -40,31 +43,12 @@ def _has_playwright() -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 240) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(1)
-    raise TimeoutError(f"{url} did not answer in {timeout_s} s")
-
-
 @pytest.fixture(scope="module")
 def servers(micro_run, tmp_path_factory):
     _require()
     bin_dir = Path(sys.executable).parent
     logs = tmp_path_factory.mktemp("ui_logs")
-    dagster_port = _free_port()
+    dagster_port = free_port()
     mlflow_port = int(micro_run["mlflow_ui"].rsplit(":", 1)[1])
     procs = [
         subprocess.Popen([str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p",
@@ -76,8 +60,9 @@ def servers(micro_run, tmp_path_factory):
                          stderr=subprocess.STDOUT, start_new_session=True),
     ]
     try:
-        _wait_http(f"http://127.0.0.1:{dagster_port}/server_info", procs[0])
-        _wait_http(f"http://127.0.0.1:{mlflow_port}/health", procs[1])
+        wait_http(f"http://127.0.0.1:{dagster_port}/server_info", procs[0])
+        wait_http(f"http://127.0.0.1:{mlflow_port}/health", procs[1])
+        _skip_community_dialog(f"http://127.0.0.1:{dagster_port}")
         yield {"dagster": f"http://127.0.0.1:{dagster_port}", "mlflow": micro_run["mlflow_ui"]}
     finally:
         for proc in procs:
@@ -92,6 +77,8 @@ def page(servers):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # What the dialog's Skip button stores in the browser, so the dialog stays closed on every page.
+        page.add_init_script(f"window.localStorage.setItem('{NUX_STORAGE_KEY}', JSON.stringify('1'))")
         page.set_default_timeout(60_000)
         yield page
         browser.close()
@@ -104,14 +91,21 @@ def shots(tmp_path_factory) -> Path:
     return path
 
 
-def _dismiss_dialogs(page) -> None:
-    """Dagster's first visit opens a "Join the Dagster community" dialog a moment after the page loads."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+def _skip_community_dialog(dagster: str) -> None:
+    """Dagster's UI opens a "Join the Dagster community" dialog a second after the first page on localhost loads,
+    over whatever the page shows (the screenshots were taken under it). Its Skip button sends this mutation, which
+    records on the instance that it was seen (and the page fixture stores the browser's half), so no page opens it."""
+    request = urllib.request.Request(f"{dagster}/graphql", headers={"Content-Type": "application/json"},
+                                     data=json.dumps({"query": "mutation SetNuxSeen { setNuxSeen }"}).encode())
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer = json.load(response)
+    assert answer.get("data", {}).get("setNuxSeen") is True, answer
 
-    try:
-        page.get_by_role("button", name="Skip").click(timeout=5000)
-    except PlaywrightTimeout:
-        pass
+
+def _screenshot(page, path: Path, **options) -> None:
+    """A screenshot of the page as a user sees it, with no dialog over it."""
+    assert not page.get_by_text(COMMUNITY_DIALOG).first.is_visible(), f"{COMMUNITY_DIALOG!r} dialog over {path.name}"
+    page.screenshot(path=str(path), **options)
 
 
 def _run_id(micro_run) -> str:
@@ -131,26 +125,23 @@ def _run_id(micro_run) -> str:
 
 def test_evaluation_asset_page_shows_table_and_plot(page, servers, shots):
     page.goto(f"{servers['dagster']}/assets/micro/evaluation")
-    _dismiss_dialogs(page)
     page.get_by_text("vanilla, with reflection").first.wait_for()
     plot = page.locator("img[src*='get-artifact?path=evaluation/accuracy.png']").first
     plot.scroll_into_view_if_needed()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=plot.element_handle())
-    page.screenshot(path=str(shots / "dagster_evaluation_asset.png"), full_page=True)
+    _screenshot(page, shots / "dagster_evaluation_asset.png", full_page=True)
 
 
 def test_run_is_on_its_job_and_its_event_log_has_progress(page, servers, shots, micro_run):
     run_id = _run_id(micro_run)
     page.goto(f"{servers['dagster']}/locations/r3_pipeline.definitions/jobs/micro_pipeline/runs")
-    _dismiss_dialogs(page)
     page.get_by_text(run_id[:8]).first.wait_for()
-    page.screenshot(path=str(shots / "dagster_job_runs.png"))
+    _screenshot(page, shots / "dagster_job_runs.png")
     page.goto(f"{servers['dagster']}/runs/{run_id}")
-    _dismiss_dialogs(page)
     search = page.get_by_placeholder(re.compile("filter", re.I)).first
     search.fill("progress R3 training")
     page.get_by_text(re.compile(r"progress R3 training: 3/3 steps")).first.wait_for()
-    page.screenshot(path=str(shots / "dagster_run_progress.png"))
+    _screenshot(page, shots / "dagster_run_progress.png")
 
 
 def test_mlflow_shows_step_metrics_and_the_alias(page, servers, shots, micro_run):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from r3_pipeline import cli
+from r3_pipeline import cli, verify_cli
 from r3_pipeline.tasks import make_task
 from r3_pipeline.tasks.countdown import CountdownTask
 from r3_pipeline.verify_file import FIRST_BAD_ROWS_SHOWN, verify_jsonl
@@ -211,7 +211,7 @@ def test_help_examples_verify_correct(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["verify", "--help"])
     shown = _example_lines(capsys.readouterr().out)
-    for task, rows in cli.VERIFY_EXAMPLES.items():
+    for task, rows in verify_cli.VERIFY_EXAMPLES.items():
         lines = [json.dumps(row) for row in rows]
         assert set(lines) <= set(shown)
         src = tmp_path / f"{task}.jsonl"
@@ -219,9 +219,9 @@ def test_help_examples_verify_correct(tmp_path, capsys):
         summary = verify_jsonl(make_task(task), src, tmp_path / f"{task}.out.jsonl")
         assert summary.counts() == {"rows": len(rows), "correct": len(rows), "bad_rows": 0}, \
             results(tmp_path / f"{task}.out.jsonl")
-    assert {"task_id" in row for row in cli.VERIFY_EXAMPLES["countdown"]} == {True, False}
-    assert {"nums" in row for row in cli.VERIFY_EXAMPLES["countdown"]} == {True, False}
-    xlam = [row for row in cli.VERIFY_EXAMPLES["function_calling"] if "tools" in row]
+    assert {"task_id" in row for row in verify_cli.VERIFY_EXAMPLES["countdown"]} == {True, False}
+    assert {"nums" in row for row in verify_cli.VERIFY_EXAMPLES["countdown"]} == {True, False}
+    xlam = [row for row in verify_cli.VERIFY_EXAMPLES["function_calling"] if "tools" in row]
     assert {isinstance(row["tools"], str) for row in xlam} == {True, False}
 
 
@@ -229,7 +229,7 @@ def test_readme_verify_section_shows_the_help_examples():
     readme = README.read_text()
     section = readme[readme.index("**Score any model's outputs offline.**"):]
     section = section[: section.index("\n**", 2)]
-    examples = [json.dumps(row) for rows in cli.VERIFY_EXAMPLES.values() for row in rows]
+    examples = [json.dumps(row) for rows in verify_cli.VERIFY_EXAMPLES.values() for row in rows]
     assert _example_lines(section) == examples
     for words in ("--max-bad", "--json", "task_id_source", "nums", "24.0", "exit status", "default"):
         assert words in section, words

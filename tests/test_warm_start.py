@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from r3_pipeline.tasks.countdown import CountdownConfig, CountdownTask
-from r3_pipeline.tasks.countdown_verify import extract_answer
+from r3_pipeline.tasks.countdown.verify import extract_answer
 from r3_pipeline.training.warm_start import (
     GENERIC_REFLECTIONS,
     WarmStartConfig,

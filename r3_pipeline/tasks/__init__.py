@@ -1,21 +1,34 @@
 """Task registry: maps a task name from the run config to its config dataclass and Task class.
 
-Tasks register here with their (Config, Task) pair; callers only use make_task.
+Each task is one subpackage of this package (`countdown/`, `function_calling/`) whose `__init__` sets
+`TASK = (ConfigClass, TaskClass)`; the registry finds them all, so adding a task adds a folder and nothing here.
+A task's name (its Task class's `name`) is its folder's name. Beside the tasks sit what they share: the Task
+protocol (base.py), the row rules (rows.py) and the bounded JSON reader (strict_json.py). Callers only use
+make_task (and TASKS to check a spec's task and its config keys).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import pkgutil
 from typing import Any
 
 from r3_pipeline.tasks.base import Task
-from r3_pipeline.tasks.countdown import CountdownConfig, CountdownTask
-from r3_pipeline.tasks.function_calling import FunctionCallingConfig, FunctionCallingTask
 
-TASKS: dict[str, tuple[type, type]] = {
-    "countdown": (CountdownConfig, CountdownTask),
-    "function_calling": (FunctionCallingConfig, FunctionCallingTask),
-}
+
+def _discover() -> dict[str, tuple[type, type]]:
+    tasks = {}
+    for module in pkgutil.iter_modules(__path__):
+        if module.ispkg:
+            config_cls, task_cls = importlib.import_module(f"{__name__}.{module.name}").TASK
+            if task_cls.name != module.name:
+                raise ValueError(f"task folder {module.name!r} holds the task named {task_cls.name!r}")
+            tasks[module.name] = (config_cls, task_cls)
+    return dict(sorted(tasks.items()))
+
+
+TASKS: dict[str, tuple[type, type]] = _discover()
 
 
 def make_task(name: str, config: dict[str, Any] | None = None) -> Task:

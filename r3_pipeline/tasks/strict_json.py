@@ -12,7 +12,7 @@ from typing import Any
 
 from r3_pipeline.tasks.rows import Rejected
 
-MAX_CHARS = 20_000  # the function-calling verifier's block bound (function_calling_verify.MAX_BLOCK_CHARS)
+MAX_CHARS = 20_000  # the function-calling verifier's block bound (function_calling/parse.py, MAX_BLOCK_CHARS)
 MAX_DEPTH = 20
 _FOLD_BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")

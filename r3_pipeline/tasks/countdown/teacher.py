@@ -20,8 +20,8 @@ import random
 from fractions import Fraction
 
 from r3_pipeline.tasks.base import Row
-from r3_pipeline.tasks.countdown_math import solve
-from r3_pipeline.tasks.countdown_verify import extract_answer, verify_countdown
+from r3_pipeline.tasks.countdown.solver import solve
+from r3_pipeline.tasks.countdown.verify import extract_answer, verify_countdown
 
 _SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _APPLY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}

@@ -3,7 +3,7 @@
 The Berkeley Function Calling Leaderboard (bfcl-eval, Apache-2.0; rules read from its
 eval_checker/ast_eval/ast_checker.py and eval_runner.py, never imported) gives each expected call as
 {function: {argument: [acceptable values...]}}, where "" in the list means the argument may be left out. The
-model's answer is read exactly as function_calling_verify reads it (bounded strict JSON from <tool_call>
+model's answer is read exactly as verify.py reads it (parse.py) (bounded strict JSON from <tool_call>
 blocks or bare JSON, never evaluated), so this module only decides acceptance. It never raises.
 
 Rules we follow (per call, in BFCL's order; the first failure is the reason):
@@ -44,7 +44,7 @@ Where we differ from BFCL (stricter unless marked "looser"):
 Java and JavaScript categories (values written as source text) are not supported; bfcl_data rejects them.
 
 Reason codes: correct, wrong_count, wrong_function, missing_argument:<p>, extra_argument:<p>, wrong_type:<p>,
-wrong_value:<p>, unexpected_call, and function_calling_verify's parse reasons (too_long, too_deep,
+wrong_value:<p>, unexpected_call, and parse.py's reasons (too_long, too_deep,
 unparseable...). With several calls, the reason is that of the first predicted call left unmatched, against
 the first unmatched expected call of the same name (wrong_function when none has its name).
 """
@@ -55,14 +55,8 @@ import re
 from typing import Any
 
 from r3_pipeline.tasks.base import Verdict
-from r3_pipeline.tasks.function_calling_verify import (
-    MAX_RESPONSE_CHARS,
-    Call,
-    extract_blocks,
-    parse_calls,
-    safe_name,
-    values_equal,
-)
+from r3_pipeline.tasks.function_calling.parse import MAX_RESPONSE_CHARS, Call, extract_blocks, parse_calls
+from r3_pipeline.tasks.function_calling.verify import safe_name, values_equal
 
 OPTIONAL = ""  # in an acceptable-values list: the argument may be left out
 BFCL_TYPES: dict[str, type] = {"string": str, "integer": int, "float": float, "boolean": bool, "array": list,

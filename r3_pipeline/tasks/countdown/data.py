@@ -2,12 +2,12 @@
 
 A user's file is untrusted: one bad row must cost one rejected row, never the run. So this module reads a
 source row by row, keeps each row's original text, and turns every row into either a (numbers, target) problem
-or a reject reason. The task (countdown.py) then dedupes, solves, splits and caps the problems.
+or a reject reason. problems.py then dedupes, solves, splits and caps the problems.
 
 Accepted row shape: TinyZero's Jiayi-Pan/Countdown-Tasks-3to4, `{"target": int, "nums": [int, ...]}`, or the
 same with `numbers` for `nums` (this pipeline's own rows); other fields are ignored. An integral float (24.0,
 as pandas or Parquet often store integers) is read as that integer. These row rules (`problem_of`) are also
-the ones `r3 verify` applies to a Countdown row (countdown.read_row), so a file that loads also verifies and
+the ones `r3 verify` applies to a Countdown row (task.read_row), so a file that loads also verifies and
 the reasons match. Sources: a .jsonl file
 (read line by line here), a .json file holding a list of rows or a .parquet file (read whole), or a local
 dataset folder / hub id loaded with `datasets`.
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from r3_pipeline.tasks.base import Row
-from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE
+from r3_pipeline.tasks.countdown.verify import MAX_MAGNITUDE
 from r3_pipeline.tasks.rows import LOCAL_SUFFIXES, RowRejected, load_rows, split_rows
 from r3_pipeline.tasks.strict_json import JsonRejected, loads_strict
 

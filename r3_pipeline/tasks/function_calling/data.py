@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any, Iterable
 
 from r3_pipeline.tasks.base import Row
-from r3_pipeline.tasks.function_calling_verify import safe_name
+from r3_pipeline.tasks.function_calling.verify import safe_name
 from r3_pipeline.tasks.rows import LOAD_ERROR as _LOAD_ERROR
 from r3_pipeline.tasks.rows import LOCAL_SUFFIXES, RowRejected, load_rows, split_rows  # noqa: F401 (re-exported)
 from r3_pipeline.tasks.strict_json import JsonRejected, loads_strict
@@ -209,7 +209,7 @@ def _check_answers(answers: Any, tools: list[dict]) -> list[dict]:
 
 def is_optional(spec: dict) -> bool:
     """An xLAM parameter is optional when its type says so (", optional") or it declares a `default` (the
-    verifier's function_calling_verify.declared_defaults reads the same key)."""
+    verifier's verify.declared_defaults reads the same key)."""
     return "optional" in str(spec.get("type", "")).lower() or "default" in spec
 
 

@@ -35,8 +35,9 @@ import re
 from typing import Any, Iterable
 
 from r3_pipeline.tasks.base import Row
-from r3_pipeline.tasks.bfcl_verify import OPTIONAL, verify_bfcl
-from r3_pipeline.tasks.function_calling_data import (
+from r3_pipeline.tasks.function_calling.bfcl_tools import xlam_tools
+from r3_pipeline.tasks.function_calling.bfcl_verify import OPTIONAL, verify_bfcl
+from r3_pipeline.tasks.function_calling.data import (
     MAX_REASON_ID_CHARS,
     RowRejected,
     check_id,
@@ -45,7 +46,7 @@ from r3_pipeline.tasks.function_calling_data import (
     utf8_ok,
     validate_rows,
 )
-from r3_pipeline.tasks.function_calling_verify import safe_name
+from r3_pipeline.tasks.function_calling.verify import safe_name
 from r3_pipeline.tasks.strict_json import nesting_exceeds
 
 MAX_CHARS = {"question": 16_000, "function": 40_000, "ground_truth": 8_000}
@@ -56,8 +57,6 @@ IRRELEVANCE = "irrelevance"
 _UNSUPPORTED = ("simple_java", "simple_javascript", "java", "javascript", "relevance", "multi_turn", "memory",
                 "web_search", "format_sensitivity", "sql", "exec", "rest")  # each a category or a family_*
 _BFCL_ID = re.compile(r"(?:live_)?([a-z_]+?)_\d[\w-]*")
-_XLAM_TYPES = {"string": "str", "integer": "int", "float": "float", "boolean": "bool", "dict": "dict", "any": "Any"}
-_LITERAL_KEYS = ("default", "enum", "description")  # values, not schemas: never renamed
 _MISSING = object()
 
 
@@ -263,51 +262,3 @@ def _concrete(value: Any, spec: dict) -> Any:
     if isinstance(items, dict) and items.get("type") == "dict" and isinstance(value, list):
         return [_concrete(v, items) for v in value]
     return value
-
-
-# -- tools as the prompt shows them -----------------------------------------------------------------------------
-
-def xlam_tools(functions: list[dict]) -> list[dict]:
-    """BFCL's JSON-schema docs in xLAM form (flat parameters; not required: ", optional"), for the prompt."""
-    return [{"name": f["name"], "description": f.get("description", ""),
-             "parameters": {p: _xlam_param(spec, p in f.get("parameters", {}).get("required", []))
-                            for p, spec in f.get("parameters", {}).get("properties", {}).items()}}
-            for f in functions]
-
-
-def _xlam_param(spec: dict, required: bool) -> dict:
-    param = {"type": _xlam_type(spec) + ("" if required else ", optional"),
-             "description": str(spec.get("description", ""))}
-    for key in ("default", "enum"):
-        if key in spec:
-            param[key] = spec[key]
-    return param
-
-
-def _xlam_type(spec: dict) -> str:
-    kind = spec.get("type", "any")
-    if kind in ("array", "tuple"):
-        items = spec.get("items")
-        inner = _XLAM_TYPES.get(items.get("type"), "Any") if isinstance(items, dict) else "Any"
-        return f"{'List' if kind == 'array' else 'Tuple'}[{inner}]"
-    return _XLAM_TYPES.get(kind, "Any")
-
-
-def bfcl_json_schema(functions: list[dict]) -> list[dict]:
-    """The functions as OpenAI-style tool schemas (BFCL's dict/float/tuple/any as object/number/array/string)."""
-    return [{"type": "function", "function": {"name": f["name"], "description": f.get("description", ""),
-                                              "parameters": _schema(f.get("parameters", {}))}}
-            for f in functions]
-
-
-def _schema(spec: Any) -> Any:
-    """Types renamed recursively (depth is bounded by the loaders' JSON depth checks)."""
-    if isinstance(spec, list):
-        return [_schema(item) for item in spec]
-    if not isinstance(spec, dict):
-        return spec
-    renamed = {"dict": "object", "float": "number", "tuple": "array", "any": "string"}
-    out = {key: value if key in _LITERAL_KEYS else _schema(value) for key, value in spec.items()}
-    if isinstance(out.get("type"), str):
-        out["type"] = renamed.get(out["type"], out["type"])
-    return out

@@ -14,7 +14,8 @@ import json
 from collections import Counter
 from typing import Any
 
-from r3_pipeline.tasks.function_calling_verify import parse_calls, safe_name, verify_calls
+from r3_pipeline.tasks.function_calling.parse import parse_calls
+from r3_pipeline.tasks.function_calling.verify import safe_name, verify_calls
 
 BEHAVIOURS = ("check", "guess", "restate")
 

@@ -15,7 +15,7 @@ from fractions import Fraction
 from functools import lru_cache
 from itertools import combinations
 
-from r3_pipeline.tasks.countdown_verify import MAX_MAGNITUDE
+from r3_pipeline.tasks.countdown.verify import MAX_MAGNITUDE
 
 Value = int | Fraction
 Key = tuple[int, ...]
