@@ -33,6 +33,7 @@ from r3_pipeline.layout import Layout, read_json
 from r3_pipeline.models.loading import load_model
 from r3_pipeline.spec import parse_spec
 from r3_pipeline.store import TrajectoryStore
+from r3_pipeline.training.checkpoints import MANIFEST
 from tests.support import MICRO_SPEC, REPO, kill_when, start_materialization
 
 STEPS, PER_STEP, PER_PROCESS = 6, 8, 4  # one prompt of 8 generations a step: 4 on each process
@@ -90,7 +91,7 @@ def test_two_processes_train_store_log_and_resume_as_one(env):
     layout = Layout(env["home"])
     out = layout.spec("ddp").training
     proc = start_materialization(env["specs"], env["home"], env["dagster_home"], "ddp", "r3_model")
-    kill_when(proc, (out.checkpoints / "checkpoint-2" / "trainer_state.json").exists)
+    kill_when(proc, (out.checkpoints / "checkpoint-2" / MANIFEST).exists)
     # torch.distributed.run puts each training process in a session of its own, out of reach of the group kill:
     # they must stop by themselves when their launcher is gone, not train on beside the resumed run.
     deadline = time.monotonic() + 20
