@@ -13,6 +13,7 @@ Marked `vllm`: skipped without vllm, failed instead when R3_REQUIRE_VLLM=1 (as t
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -114,6 +115,29 @@ def make_trainer(micro, out, **overrides):
     trainer = R3Trainer(model, r3_args(out, **overrides), task, failures, tok, on_rollout=rollouts.append)
     trainer.rollouts = rollouts
     return trainer
+
+
+def test_a_trainer_that_fails_after_starting_vllm_shuts_it_down_and_restores_the_environment(micro, tmp_path):
+    """GRPOTrainer.__init__ refuses `sync_ref_model` with `beta` 0 after it has started the colocated LLM. The failed
+    trainer must not leave the engine, torch.distributed or the variables set for vLLM behind. Runs before the module's
+    `trainers` fixture starts an engine of its own (tests run in file order), so this process has none yet."""
+    assert not (torch.distributed.is_available() and torch.distributed.is_initialized())
+    made = []
+
+    class Captured(R3Trainer):
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    task, failures, model_dir = micro
+    model, tok = load_model(model_dir)
+    before = dict(os.environ)
+    with pytest.raises(ValueError, match="sync_ref_model"):
+        Captured(model, r3_args(tmp_path, sync_ref_model=True, beta=0.0, **vllm_settings()), task, failures, tok)
+    generation = made[0].vllm_generation  # set: the failure came after the LLM started
+    assert generation.llm is None, "the failed trainer's engine was left running"
+    assert not torch.distributed.is_initialized(), "vLLM's torch.distributed group was left behind"
+    assert dict(os.environ) == before, {k: os.environ.get(k) for k in set(os.environ) ^ set(before)}
 
 
 @pytest.fixture(scope="module")
@@ -222,4 +246,5 @@ def test_lora_adapter_is_merged_into_vllm_and_the_base_stays_untouched(micro, tm
 def test_settings_the_rollout_would_silently_ignore_are_refused(setting, error, tmp_path):
     with pytest.raises(ValueError, match=error):
         r3_args(tmp_path, use_vllm=True, **setting)
-    assert r3_args(tmp_path, **setting)  # without vLLM they change nothing R3 does
+    args = r3_args(tmp_path, **setting)  # without vLLM they change nothing R3 does: accepted, and kept as given
+    assert not args.use_vllm and all(getattr(args, key) == value for key, value in setting.items())
