@@ -5,6 +5,7 @@ gradients, and with LoRA only adapter weights train against the adapter-disabled
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -272,3 +273,24 @@ def test_lora_weights_pushed_to_vllm_include_an_embedding_adapter(tiny_model, tm
     assert not torch.equal(pushed["model.embed_tokens.weight"], model.get_input_embeddings().base_layer.weight)
     for name, weight in pushed.items():
         torch.testing.assert_close(weight, expected[name], msg=name)
+
+
+def test_closing_vllm_reverts_only_what_starting_it_changed(monkeypatch):
+    """`revert_env` undoes the changes made while the colocated engine started, and only those: a variable set by
+    anyone else afterwards, or one of vLLM's changed again since, keeps its value (the old close reset the whole
+    environment to its state before vLLM)."""
+    from r3_pipeline.training.vllm_colocate import revert_env
+
+    monkeypatch.setenv("R3_T_KEPT", "user")
+    monkeypatch.delenv("R3_T_ADDED", raising=False)
+    monkeypatch.delenv("R3_T_LATER", raising=False)
+    before = dict(os.environ)
+    monkeypatch.setenv("R3_T_ADDED", "vllm")  # what starting vLLM did
+    monkeypatch.setenv("R3_T_KEPT", "vllm")
+    monkeypatch.setenv("R3_T_RESET", "vllm")
+    after = dict(os.environ)
+    monkeypatch.setenv("R3_T_LATER", "user")  # set by someone else while vLLM ran
+    monkeypatch.setenv("R3_T_RESET", "user")  # one of vLLM's, changed again since
+    assert revert_env(before, after) == ["R3_T_ADDED", "R3_T_KEPT"]
+    assert "R3_T_ADDED" not in os.environ and os.environ["R3_T_KEPT"] == "user"
+    assert os.environ["R3_T_LATER"] == "user" and os.environ["R3_T_RESET"] == "user"
