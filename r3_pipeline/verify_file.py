@@ -2,7 +2,7 @@
 
 Bad input lines are reported in the output and counted, never fatal: one corrupt line in a large response
 dump should not hide the scores of all the others. A response file is model output, so it is read as hostile
-input (DESIGN.md section 7): every line is bounded in size before it is decoded and in nesting depth before it
+input (docs/reliability.md, section 1): every line is bounded in size before it is decoded and in nesting depth before it
 is parsed, and a line over the size bound is skipped without ever being held in memory whole.
 
 Rows are taken as people have them: the task's own row rules (`read_row`, the same rules as its loaders)

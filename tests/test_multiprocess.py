@@ -6,13 +6,17 @@ What it shows: each process rolls out its own slice of every step's batch, with 
 hold copies of one prompt; each training episode is stored exactly once across the kill and the resume; MLflow gets
 one value per step covering both slices, and Dagster one materialization and one copy of each message; the ranks
 hold identical weights after every step (the check is recorded per step); the resume continues from the checkpoint
-with both processes. A second launch shows the weight check failing on every rank when one weight differs.
+with both processes. The micro set is the overfit one of the vLLM tests (rewards of about 0.25, so every step
+has gradients and they differ between the processes); with DDP's gradient all-reduce sabotaged the run fails.
+A second launch shows the weight check failing on every rank when one weight differs.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,31 +33,37 @@ from mlflow import MlflowClient
 from r3_pipeline import stages, tracking
 from r3_pipeline.defs import build_definitions
 from r3_pipeline.defs.run import execute
-from r3_pipeline.layout import Layout, read_json
+from r3_pipeline.layout import Layout, read_json, write_jsonl
 from r3_pipeline.models.loading import load_model
 from r3_pipeline.spec import parse_spec
 from r3_pipeline.store import TrajectoryStore
-from tests.support import MICRO_SPEC, REPO, kill_when, start_materialization
+from r3_pipeline.training.checkpoints import MANIFEST
+from tests.support import MICRO_SET_TASK, MICRO_SPEC, REPO, kill_when, overfit_micro_set, start_materialization
 
 STEPS, PER_STEP, PER_PROCESS = 6, 8, 4  # one prompt of 8 generations a step: 4 on each process
-# The micro model never retries correctly, so every advantage and gradient is zero; AdamW's weight decay still moves
-# the weights at every step, so the per-step check compares weights that change.
-WEIGHT_DECAY = 0.1
+# The overfit micro set (tests/support.py): a model whose reflections propose the right equation about 1 time in 4 and
+# whose retry carries out what they propose, over its 4 failures. Rewards are not all equal in a group, so every step
+# has gradients, different on each process (each samples its own reflections): only the all-reduce keeps the ranks'
+# weights equal, and the per-step weight check sees it when it does not (test_a_broken_gradient_all_reduce_...).
 SPEC = copy.deepcopy({
     **MICRO_SPEC,
     "name": "ddp",
     "registry": {"name": "r3-ddp-test"},
-    "model": {**MICRO_SPEC["model"], "warm_start": {"num_rows": 40, "max_steps": 5, "batch_size": 8}},  # in seconds
+    "task": {"name": "countdown", "config": MICRO_SET_TASK},
     "mining": {**MICRO_SPEC["mining"], "num_tasks": 8},
+    "evaluation": {**MICRO_SPEC["evaluation"], "num_tasks": 2},
     "training": {"preset": "cpu", "num_processes": 2, "overrides": {
         **MICRO_SPEC["training"]["overrides"], "max_steps": STEPS, "save_steps": 2, "num_generations": PER_STEP,
-        "per_device_train_batch_size": PER_PROCESS, "weight_decay": WEIGHT_DECAY}},
+        "per_device_train_batch_size": PER_PROCESS, "learning_rate": 1e-4, "beta": 0.0,
+        "max_reflection_tokens": 32, "max_retry_tokens": 16}},
 })
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, tiny_tokenizer):
     root = tmp_path_factory.mktemp("multiprocess")
+    _, failures, model_dir = overfit_micro_set(tiny_tokenizer, root / "micro_model")
+    SPEC["model"] = {"source": str(model_dir)}
     specs = root / "specs"
     specs.mkdir()
     (specs / "ddp.yaml").write_text(yaml.safe_dump(SPEC))
@@ -64,6 +74,10 @@ def env(tmp_path_factory):
         mp.setenv("DAGSTER_HOME", str(dagster_home))
         env = {"specs": specs, "home": root / "r3home", "dagster_home": dagster_home}
         assert _materialize(env, "tasks", "base_model", "baseline").success
+        # Train on the micro set's failures (their failed attempts are the ones its reflections were taught on).
+        write_jsonl(Layout(env["home"]).spec("ddp").failure_set,
+                    [{"row": row, "failed_attempt": attempt, "samples": 1, "failed_samples": 1}
+                     for row, attempt in failures])
         yield env
 
 
@@ -90,7 +104,7 @@ def test_two_processes_train_store_log_and_resume_as_one(env):
     layout = Layout(env["home"])
     out = layout.spec("ddp").training
     proc = start_materialization(env["specs"], env["home"], env["dagster_home"], "ddp", "r3_model")
-    kill_when(proc, (out.checkpoints / "checkpoint-2" / "trainer_state.json").exists)
+    kill_when(proc, (out.checkpoints / "checkpoint-2" / MANIFEST).exists)
     # torch.distributed.run puts each training process in a session of its own, out of reach of the group kill:
     # they must stop by themselves when their launcher is gone, not train on beside the resumed run.
     deadline = time.monotonic() + 20
@@ -117,6 +131,10 @@ def test_two_processes_train_store_log_and_resume_as_one(env):
     # unique across them, and the steps replayed after the kill replaced rather than duplicated.
     episodes = _episodes(TrajectoryStore(layout.store_root))
     assert len(episodes) == len({e["episode_id"] for e in episodes}) == STEPS * PER_STEP
+    # A reward signal: retries that succeed and retries that fail, in the groups of most steps (else the gradients
+    # would be zero and the checks below would compare zeros).
+    mixed = [s for s in range(STEPS) if len({e["retry_correct"] for e in episodes if e["step"] == s}) == 2]
+    assert len(mixed) >= STEPS // 2, [[e["retry_correct"] for e in episodes if e["step"] == s] for s in range(STEPS)]
     for step in range(STEPS):
         batch = [e for e in episodes if e["step"] == step]
         assert [e["sample_idx"] for e in batch] == list(range(PER_STEP))
@@ -198,3 +216,23 @@ def test_the_weight_digest_is_exact_and_sees_one_bit():
     compare_digests(names, torch.stack([digest, digest]), step=1)  # equal: no error
     with pytest.raises(RuntimeError, match=r"rank\(s\) \[1\] differ from rank 0's in 1 of 3 .*1\.bias"):
         compare_digests(names, torch.stack([digest, nudged]), step=1)
+
+
+def test_a_broken_gradient_all_reduce_fails_the_run(env):
+    """Sabotage: the same two-process training with DDP's gradient all-reduce replaced by a hook that keeps each
+    process's own gradients (tests/sabotage/sitecustomize.py). With rewards that differ, the ranks' weights part after
+    the first step, and the run must fail saying so rather than train two models and keep one."""
+    layout = Layout(env["home"])
+    out = layout.spec("ddp").training
+    shutil.rmtree(out.root, ignore_errors=True)  # a fresh training, not a resume of the finished one
+    stages.training_job(parse_spec(SPEC), layout, "sabotage")
+    launcher = parse_spec(SPEC).training.launch_command()
+    local = Path(sys.executable).parent / "accelerate"
+    command = [str(local) if local.exists() else "accelerate", *launcher[1:], "-m", "r3_pipeline.training.train",
+               "--job", str(out.job)]
+    path = os.pathsep.join([str(REPO / "tests" / "sabotage"), str(REPO), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": path, "R3_TEST_BREAK_ALLREDUCE": "1"})
+    assert done.returncode != 0, "training with a broken all-reduce finished: the weight check did not see it"
+    assert "no longer training one model" in done.stdout + done.stderr, (done.stdout + done.stderr)[-3000:]
+    assert not out.result.exists()

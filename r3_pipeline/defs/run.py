@@ -54,11 +54,23 @@ def materialize_specs(specs: list[Spec], console: Console | None = None) -> tupl
     return seconds, failed
 
 
+# The code location of the repository's workspace.yaml, for an installed package, which has no workspace.yaml (it is
+# not package data: it names the repository as its working directory); tests/test_definitions.py keeps them equal.
+DEFAULT_WORKSPACE = "load_from:\n  - python_module:\n      module_name: r3_pipeline.definitions\n"
+
+
 def job_origin(job_name: str, workspace: Path = WORKSPACE) -> RemoteJobOrigin | None:
-    """The origin the Dagster UI gives `job_name`: the first code location of the workspace file; None without one."""
-    if not workspace.exists():
-        return None
-    origins = location_origins_from_yaml_paths([str(workspace)])
+    """The origin the Dagster UI gives `job_name`: the first code location of the workspace file, or, where the
+    package runs installed rather than from a clone (no workspace.yaml beside it), of `DEFAULT_WORKSPACE`."""
+    if workspace.exists():
+        origins = location_origins_from_yaml_paths([str(workspace)])
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="r3-workspace-") as tmp:
+            generated = Path(tmp) / "workspace.yaml"
+            generated.write_text(DEFAULT_WORKSPACE)
+            origins = location_origins_from_yaml_paths([str(generated)])
     return RemoteRepositoryOrigin(origins[0], REPOSITORY).get_job_origin(job_name) if origins else None
 
 

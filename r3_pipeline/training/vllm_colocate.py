@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from contextlib import contextmanager
 
 import torch
@@ -82,8 +83,15 @@ def colocated_vllm(trainer, args, model):
         os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
     try:
         yield
+    except BaseException:
+        # GRPOTrainer.__init__ failed, maybe after the LLM started: shut it down and undo what starting it changed,
+        # or the failed trainer leaves an engine (memory, torch.distributed) and its variables in this process.
+        trainer.vllm_before["env_after"] = dict(os.environ)
+        close_colocated(trainer, force=True)
+        raise
     finally:
         vllm_generation.LLM = trl_llm
+    trainer.vllm_before["env_after"] = dict(os.environ)  # what starting vLLM changed: close_colocated reverts it
     generation = trainer.vllm_generation
     if is_peft_model(generation.model) and not generation._dist.is_fsdp:
         generation._iter_named_params = lambda: merged_lora_params(generation)
@@ -127,32 +135,38 @@ def merged_lora_params(generation):
             if name.endswith(".base_layer.weight"):
                 layer = model.get_submodule(name.removesuffix(".base_layer.weight"))
                 for adapter in layer.active_adapters:
-                    if adapter in layer.lora_A:
+                    # PEFT keeps a linear layer's adapter in lora_A/lora_B, an embedding's in lora_embedding_A/B;
+                    # get_delta_weight gives either in the base weight's layout.
+                    if adapter in layer.lora_A or adapter in getattr(layer, "lora_embedding_A", {}):
                         weight = weight + layer.get_delta_weight(adapter)
             name = name.removeprefix("base_model.model.").replace(".base_layer", "")
             yield generation._fix_param_name_to_vllm(name, extra_prefixes=["modules_to_save.default."]), weight
 
 
-def close_colocated(trainer) -> None:
-    """Shut down the trainer's colocated LLM, if any, and undo vLLM's changes to this process (idempotent)."""
+def close_colocated(trainer, force: bool = False) -> None:
+    """Shut down the trainer's colocated LLM, if any, and undo vLLM's changes to this process (idempotent). `force`:
+    also when no LLM was made (GRPOTrainer.__init__ failed while or after starting it)."""
     generation = getattr(trainer, "vllm_generation", None)
     llm = getattr(generation, "llm", None)
-    if llm is None:
+    before = getattr(trainer, "vllm_before", None)
+    if before is None or (llm is None and not force) or before.get("closed"):
         return
-    generation.llm = None
-    before = trainer.vllm_before
+    before["closed"] = True
+    if llm is not None:
+        generation.llm = None
     try:
-        llm.llm_engine.engine_core.shutdown()
-        if not before["dist"]:  # vLLM started torch.distributed for its own use: take it down with it
+        if llm is not None:
+            llm.llm_engine.engine_core.shutdown()
+        if (not before["dist"] and "vllm.distributed.parallel_state" in sys.modules
+                and torch.distributed.is_available() and torch.distributed.is_initialized()):
+            # vLLM started torch.distributed for its own use: take it down with it
             from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
 
             cleanup_dist_env_and_memory()
     finally:
         del llm
         gc.collect()
-        for key in set(os.environ) - set(before["env"]):
-            del os.environ[key]
-        os.environ.update(before["env"])
+        revert_env(before["env"], before.get("env_after", before["env"]))
         torch.set_num_threads = before["set_num_threads"]
         try:
             from vllm import envs
@@ -160,3 +174,18 @@ def close_colocated(trainer) -> None:
             envs.disable_envs_cache()
         except (ImportError, AttributeError):
             pass
+
+
+def revert_env(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Undo the changes to os.environ between the snapshots `before` and `after` (what starting vLLM changed), and
+    only those: a variable set or changed since `after` by anyone else keeps its value. The names reverted."""
+    reverted = []
+    for key in set(before) | set(after):
+        if before.get(key) == after.get(key) or os.environ.get(key) != after.get(key):
+            continue  # not changed by vLLM, or changed again since: not ours to undo
+        if key in before:
+            os.environ[key] = before[key]
+        else:
+            os.environ.pop(key, None)
+        reverted.append(key)
+    return sorted(reverted)
