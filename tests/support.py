@@ -216,3 +216,17 @@ def overfit_micro_set(tiny_tokenizer, path: Path):
         opt.step()
         opt.zero_grad()
     return task, failures, save_model(model, tok, path)
+
+
+def stored_chunks(store, spec: str, stage: str) -> dict[str, int]:
+    """The episode files one stage of `spec` has stored, by name, with their modification times (a resumed run must
+    leave earlier ones untouched)."""
+    return {p.name: p.stat().st_mtime_ns for p in store.episodes_dir.glob(f"{stage}-{spec}-*.parquet")}
+
+
+def stored_counts(store, spec: str, stage: str) -> tuple[int, int, int]:
+    """(raw rows, distinct episode ids, rows in the deduplicated view) of one stage of `spec`."""
+    q = ("SELECT (SELECT count(*) FROM episodes_raw WHERE spec=$1 AND stage=$2), "
+         "(SELECT count(DISTINCT episode_id) FROM episodes_raw WHERE spec=$1 AND stage=$2), "
+         "(SELECT count(*) FROM episodes WHERE spec=$1 AND stage=$2)")
+    return store.sql(q, [spec, stage])[1][0]

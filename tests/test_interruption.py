@@ -24,7 +24,7 @@ from r3_pipeline.defs.run import execute
 from r3_pipeline.layout import Layout, read_json
 from r3_pipeline.store import TrajectoryStore
 from r3_pipeline.training.checkpoints import MANIFEST
-from tests.support import MICRO_SPEC, kill_when, start_materialization
+from tests.support import MICRO_SPEC, kill_when, start_materialization, stored_chunks, stored_counts
 
 SPEC = {
     **MICRO_SPEC,
@@ -65,23 +65,13 @@ def _start(env, *assets: str) -> subprocess.Popen:
     return start_materialization(env["specs"], env["home"], env["dagster_home"], "kill", *assets)
 
 
-def _batches(store: TrajectoryStore, stage: str) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in store.episodes_dir.glob(f"{stage}-kill-*.parquet")}
-
-
-def _counts(store: TrajectoryStore, stage: str) -> tuple[int, int, int]:
-    """(raw rows, distinct episode ids, rows in the deduplicated view) of one stage."""
-    q = ("SELECT (SELECT count(*) FROM episodes_raw WHERE spec='kill' AND stage=$1), "
-         "(SELECT count(DISTINCT episode_id) FROM episodes_raw WHERE spec='kill' AND stage=$1), "
-         "(SELECT count(*) FROM episodes WHERE spec='kill' AND stage=$1)")
-    return store.sql(q, [stage])[1][0]
 
 
 def _check_resumed_without_duplicates(store, stage, before: dict[str, int], expected_rows: int) -> None:
-    after = _batches(store, stage)
+    after = stored_chunks(store, "kill", stage)
     # Chunks stored before the kill are kept as they were, not regenerated.
     assert all(after[name] == mtime for name, mtime in before.items())
-    assert _counts(store, stage) == (expected_rows, expected_rows, expected_rows)
+    assert stored_counts(store, "kill", stage) == (expected_rows, expected_rows, expected_rows)
 
 
 def test_killed_mining_resumes_and_readers_never_see_partial_data(env):
@@ -96,8 +86,8 @@ def test_killed_mining_resumes_and_readers_never_see_partial_data(env):
         seen.append(n)
 
     proc = _start(env, "baseline")
-    kill_when(proc, lambda: len(_batches(store, "mining")) >= 2, on_poll=query)
-    before = _batches(store, "mining")
+    kill_when(proc, lambda: len(stored_chunks(store, "kill", "mining")) >= 2, on_poll=query)
+    before = stored_chunks(store, "kill", "mining")
     assert 2 <= len(before) < total_chunks, "the kill should land mid-way"
     assert max(seen) <= len(before) * per_chunk
 
@@ -131,12 +121,12 @@ def test_killed_training_resumes_from_checkpoint_and_registers_once(env):
     steps = {m.step for m in MlflowClient().get_metric_history(run_before, "reward")}
     assert steps == set(range(1, 9))
     store = TrajectoryStore(layout.store_root)
-    assert _counts(store, "training") == (8 * 8, 8 * 8, 8 * 8)  # steps x sequences, each step stored once
+    assert stored_counts(store, "kill", "training") == (8 * 8, 8 * 8, 8 * 8)  # steps x sequences, each step stored once
 
     # Evaluation killed mid-way resumes too.
     proc = _start(env, "evaluation")
-    kill_when(proc, lambda: len(_batches(store, "evaluation")) >= 2)
-    before = _batches(store, "evaluation")
+    kill_when(proc, lambda: len(stored_chunks(store, "kill", "evaluation")) >= 2)
+    before = stored_chunks(store, "kill", "evaluation")
     assert len(before) < 3 * 24 // 2  # chunks of 2 tasks: base, trained, and the base's bare-retry control
     _materialize(env, "evaluation")
     _check_resumed_without_duplicates(store, "evaluation", before, 3 * 24)

@@ -41,7 +41,7 @@ from r3_pipeline.layout import Layout, read_json
 from r3_pipeline.models.loading import load_model
 from r3_pipeline.spec import parse_spec
 from r3_pipeline.store import TrajectoryStore
-from tests.support import MICRO_SPEC, REPO, start_materialization
+from tests.support import MICRO_SPEC, REPO, start_materialization, stored_chunks, stored_counts
 
 STEPS, PER_STEP = 6, 8
 MINING_TASKS, EVAL_TASKS, SAMPLES = 12, 12, 2
@@ -102,40 +102,32 @@ def _kill_at(proc: subprocess.Popen, what: str, ready, delay: float = 0.0, may_f
     return True
 
 
-def _chunks(store: TrajectoryStore, stage: str) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in store.episodes_dir.glob(f"{stage}-anywhere-*.parquet")}
-
-
-def _counts(store: TrajectoryStore, stage: str) -> tuple[int, int, int]:
-    """(raw rows, distinct episode ids, rows in the deduplicated view) of one stage."""
-    q = ("SELECT (SELECT count(*) FROM episodes_raw WHERE spec='anywhere' AND stage=$1), "
-         "(SELECT count(DISTINCT episode_id) FROM episodes_raw WHERE spec='anywhere' AND stage=$1), "
-         "(SELECT count(*) FROM episodes WHERE spec='anywhere' AND stage=$1)")
-    return store.sql(q, [stage])[1][0]
 
 
 def _kill_stage_anywhere(env, asset: str, stage: str, total_chunks: int, rows: int) -> None:
     """Kill a materialization of `asset` starting up, after the first chunk, mid-way and after its last chunk (before
     the materialization ends), materialize it to the end, and check that no stored chunk was rewritten or doubled."""
     store = TrajectoryStore(Layout(env["home"]).store_root)
+    chunks = lambda: stored_chunks(store, "anywhere", stage)  # noqa: E731
     rng = env["rng"]
     instants = [("starting up", lambda: True, rng.uniform(1.0, 4.0)),
-                ("after the first chunk", lambda: len(_chunks(store, stage)) >= 1, rng.uniform(0.0, 0.3)),
-                ("mid-way", lambda: len(_chunks(store, stage)) >= total_chunks // 2, rng.uniform(0.0, 0.3)),
-                ("after the last chunk", lambda: len(_chunks(store, stage)) >= total_chunks, 0.0)]
+                ("after the first chunk", lambda: len(chunks()) >= 1, rng.uniform(0.0, 0.3)),
+                ("mid-way", lambda: len(chunks()) >= total_chunks // 2, rng.uniform(0.0, 0.3)),
+                ("after the last chunk", lambda: len(chunks()) >= total_chunks, 0.0)]
     kept: dict[str, int] = {}
     for what, ready, delay in instants:
         proc = start_materialization(env["specs"], env["home"], env["dagster_home"], "anywhere", asset)
         if _kill_at(proc, what, ready, delay, may_finish=what == "after the last chunk"):
             env["kills"][stage] = env["kills"].get(stage, 0) + 1
-        now = _chunks(store, stage)
+        now = chunks()
         assert all(now[name] == mtime for name, mtime in kept.items()), f"a stored chunk was rewritten ({what})"
         kept = now
-        assert _counts(store, stage)[0] == _counts(store, stage)[1], f"an episode stored twice ({what})"
+        raw, distinct, _ = stored_counts(store, "anywhere", stage)
+        assert raw == distinct, f"an episode stored twice ({what})"
     assert len(kept) == total_chunks  # the last kill came after every chunk was stored
     _materialize(env, asset)
-    assert all(_chunks(store, stage)[name] == mtime for name, mtime in kept.items())
-    assert _counts(store, stage) == (rows, rows, rows)
+    assert all(chunks()[name] == mtime for name, mtime in kept.items())
+    assert stored_counts(store, "anywhere", stage) == (rows, rows, rows)
 
 
 def test_mining_killed_anywhere_resumes_without_loss_or_duplicates(env):
@@ -225,7 +217,7 @@ def test_training_killed_anywhere_finishes_once_with_every_episode_once(env):
     assert [r.info.run_id for r in client.search_runs([run.info.experiment_id])] == [job.mlflow_run_id]
     assert {m.step for m in client.get_metric_history(job.mlflow_run_id, "reward")} == set(range(1, STEPS + 1))
     # Each step's rollout stored once, whatever the launches that replayed it.
-    assert _counts(store, "training") == (STEPS * PER_STEP,) * 3
+    assert stored_counts(store, "anywhere", "training") == (STEPS * PER_STEP,) * 3
     steps = store.sql("SELECT step, count(*) FROM episodes WHERE spec='anywhere' AND stage='training' GROUP BY step "
                       "ORDER BY step")[1]
     assert [tuple(s) for s in steps] == [(s, PER_STEP) for s in range(STEPS)]
