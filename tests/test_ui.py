@@ -155,8 +155,19 @@ def test_mlflow_shows_step_metrics_and_the_alias(page, servers, shots, micro_run
     page.goto(f"{servers['mlflow']}/#/experiments/{experiment}/runs/{version.run_id}/model-metrics")
     page.get_by_placeholder("Search metric charts").fill("r3_retry_success")  # charts below the fold are not drawn
     page.get_by_text("r3_retry_success").first.wait_for()
+    _close_mlflow_assistant(page)
+    page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for()  # the chart drawn, not still loading
     page.screenshot(path=str(shots / "mlflow_run_metrics.png"), full_page=True)
     alias = mlflow.MlflowClient().get_registered_model("r3-micro-test").aliases
     page.goto(f"{servers['mlflow']}/#/models/r3-micro-test")
     page.get_by_text(next(iter(alias))).first.wait_for()
+    _close_mlflow_assistant(page)
     page.screenshot(path=str(shots / "mlflow_registered_model.png"), full_page=True)
+
+
+def _close_mlflow_assistant(page) -> None:
+    """MLflow 3.17 opens its "MLflow Assistant" side panel over a third of every page; close it if it is there."""
+    close = page.locator("[data-component-id='mlflow.assistant.chat_panel.close']")
+    if close.count() and close.first.is_visible():
+        close.first.click()
+        close.first.wait_for(state="hidden", timeout=10_000)
