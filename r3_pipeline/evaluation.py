@@ -192,14 +192,18 @@ def comparison_markdown(evaluation: dict) -> str:
                      + (f", retry repeats the failed attempt {100 * r['retry_repeats']:.1f}%" if "retry_repeats" in r else ""))
     behaviours = evaluation.get("behaviours", {})
     if behaviours:
-        names = sorted({b for by in behaviours.values() for b in by})
         lines += ["\n| reflection behaviour | " + " | ".join(f"{label}: share, retry success" for label in behaviours) + " |",
                   "|---|" + "---:|" * len(behaviours)]
-        for name in names:
-            cells = [f"{100 * by[name]['share']:.1f}%, {100 * by[name]['retry_success']:.1f}%" if name in by else "-"
-                     for by in behaviours.values()]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in behaviour_rows(behaviours)]
     return "\n".join(lines)
+
+
+def behaviour_rows(behaviours: dict[str, dict]) -> list[tuple[str, list[str]]]:
+    """Each reflection behaviour with one cell per model ("share%, retry success%", or "-" where the model never
+    showed it): the table of `behaviours` (model label -> `behaviour_summary`) for markdown and the HTML report."""
+    names = sorted({b for by in behaviours.values() for b in by})
+    return [(name, [f"{100 * by[name]['share']:.1f}%, {100 * by[name]['retry_success']:.1f}%" if name in by else "-"
+                    for by in behaviours.values()]) for name in names]
 
 
 def _signed(x: float) -> str:

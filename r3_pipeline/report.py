@@ -76,16 +76,13 @@ def _training_curves_png(layout: Layout, spec: str) -> bytes | None:
 def _behaviour_shift(behaviours: dict[str, dict]) -> list[str]:
     """The task's reflection behaviours (share of reflections, retry success after them) per model: where R3 moved
     the reflections."""
-    names = sorted({b for by in behaviours.values() for b in by})
-    if not names:
+    rows = evaluation.behaviour_rows(behaviours)
+    if not rows:
         return []
     e = html.escape
     out = ["<h3>Reflection behaviours: share, and retry success after them</h3><table><tr><th>behaviour</th>" +
            "".join(f"<th>{e(label)}</th>" for label in behaviours) + "</tr>"]
-    for name in names:
-        cells = [f"{_pct(by[name]['share'])}, {_pct(by[name]['retry_success'])}" if name in by else "-"
-                 for by in behaviours.values()]
-        out.append(f"<tr><td>{e(name)}</td>" + "".join(f"<td class=n>{c}</td>" for c in cells) + "</tr>")
+    out += [f"<tr><td>{e(name)}</td>" + "".join(f"<td class=n>{c}</td>" for c in cells) + "</tr>" for name, cells in rows]
     return [*out, "</table>"]
 
 
