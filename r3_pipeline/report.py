@@ -82,7 +82,8 @@ def _behaviour_shift(behaviours: dict[str, dict]) -> list[str]:
     e = html.escape
     out = ["<h3>Reflection behaviours: share, and retry success after them</h3><table><tr><th>behaviour</th>" +
            "".join(f"<th>{e(label)}</th>" for label in behaviours) + "</tr>"]
-    out += [f"<tr><td>{e(name)}</td>" + "".join(f"<td class=n>{c}</td>" for c in cells) + "</tr>" for name, cells in rows]
+    out += [f"<tr><td>{e(name)}</td>" + "".join(f"<td class=n>{c}</td>" for c in cells) + "</tr>"
+            for name, cells in rows]
     return [*out, "</table>"]
 
 
