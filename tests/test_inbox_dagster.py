@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -83,9 +82,12 @@ def world(tmp_path, monkeypatch):
     specs.mkdir()
     dagster_home.mkdir()
     (specs / "inbox.yaml").write_text(yaml.safe_dump(SPEC))
-    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    instance = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    # A run worker that starts slowly (a busy 2-core CI machine: minutes) is not a dead one.
+    instance["run_monitoring"]["start_timeout_seconds"] = RUN_TIMEOUT_S
+    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(instance))
     env = {**os.environ, "R3_HOME": str(home), "DAGSTER_HOME": str(dagster_home), "R3_SPECS_DIR": str(specs),
-           "PYTHONPATH": str(REPO)}
+           "PYTHONPATH": str(REPO), "DAGSTER_GRPC_TIMEOUT_SECONDS": "600"}
     for name in ("R3_HOME", "DAGSTER_HOME", "R3_SPECS_DIR"):
         monkeypatch.setenv(name, env[name])
     dagster = Dagster(tmp_path, env)
@@ -198,7 +200,8 @@ def test_the_sensor_retrains_once_per_file_and_never_twice_on_a_row(world):
         half.rename(folder / "late.jsonl")
         late = _wait(lambda: _runs(instance, "late.jsonl"), 120, "the run of late.jsonl", dagster)[0]
         # Queued behind tuesday's run (one run per spec at a time); cancelled here to keep the test short.
-        assert late.status.value == "QUEUED", late.status
+        _wait(lambda: instance.get_run_by_id(late.run_id).status.value != "NOT_STARTED", 120, "the queue", dagster)
+        assert instance.get_run_by_id(late.run_id).status.value == "QUEUED"
         dagster.cancel(late.run_id)
         tuesday = _finished(instance, "tuesday.jsonl", dagster)
         assert [len(_runs(instance, f)) for f in ("monday.jsonl", "tuesday.jsonl", "late.jsonl")] == [1, 1, 1]

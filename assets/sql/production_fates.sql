@@ -1,8 +1,9 @@
 -- production_fates: every row dropped in a spec's failure inbox (r3_pipeline/inbox.py) and what became of it, one
 -- row per input row and file. fate: 'rejected' (reason says why), 'recorded' (not mined: already trained on, or its
--- round has not mined yet), 'mined: solved' (the model it was mined with got it right), 'mined: failed' (in no
--- training yet), 'trained' (trained on, not checked yet), 'failed again' (the retrained model still fails it),
--- 'fixed by vN' (the retrained model, registered as version N, gets it right; 'fixed' before registration).
+-- round has not mined yet), 'mined: solved' (the model it was mined with got it right), 'mined: failed' (a failure
+-- no training has used yet), 'trained' (trained on, not checked yet), 'failed again' (trained on, and the retrained
+-- model still fails it), 'fixed by vN' (a retrained model, registered as version N, gets it right; 'fixed' before
+-- its registration).
 CREATE OR REPLACE VIEW production_fates AS
 WITH mined AS (
     SELECT spec, task_id, bool_or(NOT first_correct) AS failed
@@ -20,7 +21,7 @@ SELECT
     CASE
         WHEN p.status <> 'accepted' THEN 'rejected'
         WHEN c.fixed THEN coalesce('fixed by v' || c.version, 'fixed')
-        WHEN c.task_id IS NOT NULL THEN 'failed again'
+        WHEN c.task_id IS NOT NULL AND t.task_id IS NOT NULL THEN 'failed again'
         WHEN t.task_id IS NOT NULL THEN 'trained'
         WHEN m.failed THEN 'mined: failed'
         WHEN m.task_id IS NOT NULL THEN 'mined: solved'
