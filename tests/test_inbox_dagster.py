@@ -24,7 +24,7 @@ SPEC = {**MICRO_SPEC, "name": "inbox", "description": "Micro spec with a failure
         "evaluation": {**MICRO_SPEC["evaluation"], "bare_retry": False},
         "registry": {"name": "r3-inbox-test"}, "inbox": {"sensor_running": True, "poll_seconds": 3}}
 JOB, SENSOR, FILE_TAG = "inbox_production_retraining", "inbox_failure_inbox", "r3/inbox_file"
-RUN_TIMEOUT_S = 900
+RUN_TIMEOUT_S = 1800  # a round takes minutes on a quiet 2-core machine, far more on a busy one
 BAD_ROWS = ['{"numbers": [1, 2, 3], "target": ', '{"numbers": [1, 2], "response": "<answer>1 + 2</answer>"}',
             '["not", "an", "object"]']
 
