@@ -105,7 +105,8 @@ def decoded_lines(path: str | Path) -> Iterator[tuple[int, Any, str | None]]:
                 yield line_no, *_parse_line(raw)
 
 
-def check_row(task: Task, row: Any, line_no: int, response_required: bool = True) -> tuple[dict[str, str], Any, str | None]:
+def check_row(task: Task, row: Any, line_no: int,
+              response_required: bool = True) -> tuple[dict[str, str], Any, str | None]:
     """(label, the row as the task verifies it, None) or (label, None, bad-row reason) for one decoded row; with
     `response_required` false a row without `response` is fine, but one given must be a string."""
     label, problem = _row_label(row, line_no)
