@@ -1,7 +1,7 @@
 """The first-attempt anchor (r3_pipeline.training.anchor) on a real TRL GRPOTrainer with a tiny LoRA model: it
 covers exactly the tokens of the failed first attempt each prompt holds, is zero while the policy equals the
 adapter-disabled base and its own gradient pulls a moved policy back, adds to the loss as `anchor_coef * KL`, and
-changes neither the rewards nor the advantages (the reward stays the retry's verdict)."""
+changes neither the rewards nor the advantages (the reward stays the retry's verdict). tests/test_real_model.py runs it through the pipeline on SmolLM2's chat template."""
 
 from __future__ import annotations
 
