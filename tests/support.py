@@ -94,6 +94,22 @@ def start_materialization(specs: Path, home: Path, dagster_home: Path, spec: str
                             env={**os.environ, "DAGSTER_HOME": str(dagster_home)})
 
 
+def stop_group(proc, grace_s: float) -> None:
+    """SIGTERM the process group a fixture started (`start_new_session=True`): a server and its workers. Whatever
+    is still running `grace_s` later is SIGKILLed: `dagster dev` can wait minutes for its daemon and code server to
+    wind down, and `mlflow server` up to 30 s for idle connections; what they leave is thrown away."""
+    import os
+    import signal
+    import subprocess
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
 def kill_when(proc, ready, timeout: float = 300, on_poll=None) -> None:
     """SIGKILL the process group as soon as `ready()` holds; fail if the process ends or times out first.
     `on_poll()`, when given, runs at every poll (e.g. a reader querying the store while the run writes)."""
