@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from r3_pipeline import stages
+from r3_pipeline import evaluation, stages
 from r3_pipeline.layout import Layout
 from r3_pipeline.rollout.episodes import EpisodeConfig, run_episodes
 from r3_pipeline.rollout.sampling import Sampling
@@ -27,29 +27,28 @@ base = stages.base_model_info(spec, layout)["path"]
 greedy = Sampling(0.0, 1.0, spec.evaluation.max_new_tokens)
 
 
-def merged(path: str, into: str) -> str:
+def merged_dir(path: str, into: str) -> str:
+    """`path` itself, or for a LoRA checkpoint the base with it merged in (as training saves its final model)."""
     if not Path(path, "adapter_config.json").exists():
         return path
-    import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(base, torch_dtype=torch.float32)
-    PeftModel.from_pretrained(model, path).merge_and_unload().save_pretrained(into)
-    AutoTokenizer.from_pretrained(base).save_pretrained(into)
-    return into
+    from r3_pipeline.models.loading import load_model, save_model
+    from r3_pipeline.training.train import merged
+
+    model, tokenizer = load_model(base, dtype="float32")
+    return str(save_model(merged(PeftModel.from_pretrained(model, path)), tokenizer, into))
 
 
 for path in sys.argv[4:]:
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        engine = stages.engine_for(merged(path, tmp), spec.evaluation.batch_size, spec.limits, spec.evaluation.engine,
+        engine = stages.engine_for(merged_dir(path, tmp), spec.evaluation.batch_size, spec.limits, spec.evaluation.engine,
                                    spec.evaluation.dtype)
         episodes = run_episodes(stages.task_for(spec), rows, engine,
                                 EpisodeConfig(attempt=greedy, reflection=greedy, retry=greedy))
         engine.close()
-    first_ok = sum(e.first_verdict.correct for e in episodes) / len(episodes)
-    second_ok = sum(e.first_verdict.correct or bool(e.retry_verdict and e.retry_verdict.correct)
-                    for e in episodes) / len(episodes)
-    print(f"{path}: first {first_ok:.3f} second {second_ok:.3f} on {len(episodes)} validation rows "
+    acc = evaluation.accuracy([e.to_record(spec=spec.name, stage="validation", run_id="", model_id=path,
+                                           task=spec.task.name) for e in episodes])
+    print(f"{path}: first {acc.first:.3f} second {acc.second:.3f} on {acc.n} validation rows "
           f"({time.time() - start:.0f} s)", flush=True)

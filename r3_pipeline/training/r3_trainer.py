@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import torch
+from accelerate.utils import is_peft_model
 from trl import GRPOTrainer
+from trl.trainer.utils import use_adapter
 
 from r3_pipeline.rollout.conversation import first_turn, reflect_and_retry, reflection_conversation, render
 from r3_pipeline.rollout.engines import Generation, Sampling
@@ -195,9 +197,6 @@ class R3Trainer(GRPOTrainer):
 
     def anchor_kl(self, model, prompt_ids, prompt_mask):
         """The first-attempt anchor over the distinct prompts of a batch (each comes num_generations times)."""
-        from accelerate.utils import is_peft_model
-        from trl.trainer.utils import use_adapter
-
         prompts = list(dict.fromkeys(tuple(ids[m.bool()].tolist()) for ids, m in zip(prompt_ids, prompt_mask)))
         ids, attention, loss_mask = anchor_batch(prompts, [self.anchor_spans[p] for p in prompts],
                                                  self.processing_class.pad_token_id)
