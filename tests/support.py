@@ -94,6 +94,45 @@ def start_materialization(specs: Path, home: Path, dagster_home: Path, spec: str
                             env={**os.environ, "DAGSTER_HOME": str(dagster_home)})
 
 
+def tiny_countdown_failures(tiny_tokenizer, model_dir: Path, rows: int):
+    """Countdown failures (a corrupted answer for each of `rows` train rows) and a one-layer embedded model with a
+    tokenizer trained on their texts, saved to `model_dir` and loaded from it, as the pipeline does (TRL builds the
+    KL reference model from the model's path): what the R3 trainer tests train on."""
+    import random
+
+    from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
+    from r3_pipeline.models.loading import load_model, save_model
+    from r3_pipeline.tasks import make_task
+
+    task = make_task("countdown", {"num_train": 8, "num_test": 2, "counts": [3], "max_number": 9, "max_target": 20})
+    chosen = task.build_splits().train[:rows]
+    rng = random.Random(0)
+    failures = [(r, task.corrupt_response(r, rng)) for r in chosen]
+    corpus = [m["content"] for r, a in failures for m in task.prompt_messages(r)] + [a for _, a in failures]
+    corpus += [task.reflection_prompt(), task.retry_prompt(), task.teacher_reflection(chosen[0], failures[0][1])]
+    tok = tiny_tokenizer(corpus)
+    model = build_embedded_model(EmbeddedModelConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
+                                                     intermediate_size=64), tok)
+    model, tok = load_model(save_model(model, tok, model_dir))
+    return task, failures, model, tok
+
+
+def stop_group(proc, grace_s: float) -> None:
+    """SIGTERM the process group a fixture started (`start_new_session=True`): a server and its workers. Whatever
+    is still running `grace_s` later is SIGKILLed: `dagster dev` can wait minutes for its daemon and code server to
+    wind down, and `mlflow server` up to 30 s for idle connections; what they leave is thrown away."""
+    import os
+    import signal
+    import subprocess
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
 def kill_when(proc, ready, timeout: float = 300, on_poll=None) -> None:
     """SIGKILL the process group as soon as `ready()` holds; fail if the process ends or times out first.
     `on_poll()`, when given, runs at every poll (e.g. a reader querying the store while the run writes)."""

@@ -16,7 +16,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import pytest
 import yaml
 
 from r3_pipeline.layout import Layout, read_json
-from tests.support import MICRO_SPEC, REPO, free_port, wait_http
+from tests.support import MICRO_SPEC, REPO, free_port, stop_group, wait_http
 
 pytestmark = pytest.mark.deploy
 PG_USER, PG_DBS = "r3", ("dagster", "mlflow")
@@ -112,12 +111,7 @@ def mlflow_server(postgres, tmp_path_factory):
         wait_http(f"http://127.0.0.1:{port}/health", proc, timeout_s=180, log=log)
         yield {"url": f"http://127.0.0.1:{port}", "artifacts": root / "artifacts", "log": log}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers: the group this fixture started
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # it waits up to 30 s for idle connections; its database is thrown away
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        stop_group(proc, grace_s=5)
 
 
 def _profile_env(postgres, mlflow_server, root: Path) -> dict[str, str]:

@@ -6,32 +6,20 @@ gradients, and with LoRA only adapter weights train against the adapter-disabled
 from __future__ import annotations
 
 import os
-import random
 
 import pytest
 import torch
 
-from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
 from r3_pipeline.models.loading import load_model, save_model
-from r3_pipeline.tasks import make_task
 from r3_pipeline.training.r3_trainer import R3Config, R3Trainer, reflection_reward
+from tests.support import tiny_countdown_failures
 
 G = 4
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, tiny_tokenizer):
-    task = make_task("countdown", {"num_train": 8, "num_test": 2, "counts": [3], "max_number": 9, "max_target": 20})
-    rows = task.build_splits().train[:4]
-    rng = random.Random(0)
-    failures = [(r, task.corrupt_response(r, rng)) for r in rows]
-    corpus = [m["content"] for r, a in failures for m in task.prompt_messages(r)] + [a for _, a in failures]
-    corpus += [task.reflection_prompt(), task.retry_prompt(), task.teacher_reflection(rows[0], failures[0][1])]
-    tok = tiny_tokenizer(corpus)
-    model = build_embedded_model(EmbeddedModelConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
-                                                     intermediate_size=64), tok)
-    # From a directory, as the pipeline does (TRL builds the KL reference model from the model's path).
-    model, tok = load_model(save_model(model, tok, tmp_path_factory.mktemp("model")))
+    task, failures, model, tok = tiny_countdown_failures(tiny_tokenizer, tmp_path_factory.mktemp("model"), rows=4)
     args = R3Config(output_dir=str(tmp_path_factory.mktemp("r3")), use_cpu=True, report_to="none",
                     num_generations=G, per_device_train_batch_size=2 * G, max_steps=1, beta=0.001,
                     max_reflection_tokens=12, max_retry_tokens=8, remove_unused_columns=False)

@@ -171,7 +171,8 @@ def test_shipped_smollm2_specs_parse_and_stay_out_of_the_quickstart():
 
 def test_whole_graph_on_smollm2_with_adaptation_and_lora(tmp_path, dagster_home):
     """The pipeline end to end on the real model, through Dagster, the accelerate-launched trainer and MLflow:
-    converted from the wheel, adapted on train rows, mined, trained with LoRA, evaluated and registered merged."""
+    converted from the wheel, adapted on train rows, mined, trained with LoRA and the first-attempt anchor, evaluated
+    and registered merged."""
     import yaml
     from dagster import DagsterInstance
 
@@ -186,6 +187,7 @@ def test_whole_graph_on_smollm2_with_adaptation_and_lora(tmp_path, dagster_home)
             "mining": {"num_tasks": 4, "samples_per_task": 1, "keep": "any", "max_new_tokens": 12},
             "training": {"preset": "cpu", "overrides": {"max_steps": 1, "num_generations": 2,
                                                         "per_device_train_batch_size": 2, "lora_r": 4,
+                                                        "anchor_coef": 1.0,
                                                         "max_reflection_tokens": 8, "max_retry_tokens": 8}},
             "evaluation": {"num_tasks": 4, "max_new_tokens": 12, "bare_retry": False},
             "registry": {"name": "r3-micro-smol-test"}}
@@ -206,6 +208,12 @@ def test_whole_graph_on_smollm2_with_adaptation_and_lora(tmp_path, dagster_home)
     counts = dict(TrajectoryStore(layout.store_root).sql(
         "SELECT stage, count(*) FROM episodes WHERE spec = 'micro_smol' GROUP BY stage")[1])
     assert counts == {"mining": 4, "training": 2, "evaluation": 8}
+    # The anchor ran inside the trainer on SmolLM2's chat template: its KL is logged, zero at step 1 (policy = base).
+    from r3_pipeline import tracking
+
+    tracking.configure(home, "micro_smol")
+    run_id = read_json(layout.spec("micro_smol").training.mlflow_run)["run_id"]
+    assert [value for _, value, _ in tracking.metric_history(run_id, "r3_anchor_kl")] == [0.0]
     assert read_json(layout.spec("micro_smol").registry)["version"] == "1"
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port, wait_http
+from tests.support import free_port, stop_group, wait_http
 
 pytestmark = pytest.mark.ui
 CHROMIUM = "/usr/bin/chromium"
@@ -66,8 +66,7 @@ def servers(micro_run, tmp_path_factory):
         yield {"dagster": f"http://127.0.0.1:{dagster_port}", "mlflow": micro_run["mlflow_ui"]}
     finally:
         for proc in procs:
-            os.killpg(proc.pid, 15)
-            proc.wait(timeout=60)
+            stop_group(proc, grace_s=60)
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,11 @@ class R3Config(GRPOConfig):
     lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input."})
     lora_target_modules: str = field(default="all-linear", metadata={
         "help": "Modules that get adapters: 'all-linear' or comma-separated names, e.g. 'q_proj,v_proj'."})
+    anchor_coef: float = field(default=0.0, metadata={"help": (
+        "Weight of the first-attempt anchor: KL(reference || policy) over the first-attempt tokens of the step's "
+        "training prompts (r3_pipeline.training.anchor). It carries no advantage; it holds the first attempt, "
+        "which R3's reward otherwise moves with the reflection. Needs a reference: LoRA or beta > 0. 0: off, as "
+        "in the paper.")})
     vllm_importance_sampling_correction: bool = field(default=False, metadata={"help": (
         "TRL's correction for the gap between vLLM's sampling log-probs and the trainer's. Off, and refused with "
         "use_vllm: R3's rollout returns no sampling log-probs (with weights synced every step the gap is numerical "
@@ -46,6 +51,9 @@ class R3Config(GRPOConfig):
             # (prompts gathered to the main process, completions broadcast back) is not written yet.
             raise ValueError(f"R3Config: vllm_mode {self.vllm_mode!r} is not supported by R3's rollout yet; use "
                              "vllm_mode: colocate (README, 'vLLM inside training')")
+        if self.anchor_coef and self.lora_r <= 0 and self.beta == 0.0:
+            raise ValueError("R3Config: anchor_coef needs a reference model: train LoRA (lora_r > 0; the reference is "
+                             "the adapter-disabled base) or set beta > 0 (TRL then loads one)")
         if self.use_vllm and self.vllm_importance_sampling_correction:
             raise ValueError("R3Config: vllm_importance_sampling_correction needs the rollout's sampling log-probs, "
                              "which R3's rollout does not return; leave it false")

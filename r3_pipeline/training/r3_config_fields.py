@@ -12,7 +12,7 @@ from pathlib import Path
 
 TRL_VERSION = "1.16.0"
 R3_CONFIG_FIELDS = frozenset("""
-accelerator_config adam_beta1 adam_beta2 adam_epsilon auto_find_batch_size average_tokens_across_devices
+accelerator_config adam_beta1 adam_beta2 adam_epsilon anchor_coef auto_find_batch_size average_tokens_across_devices
 batch_eval_metrics beta bf16 bf16_full_eval cache_implementation cast_lm_head_to_fp32 chat_template_kwargs
 completion_retry data_seed dataloader_drop_last dataloader_in_order dataloader_multiprocessing_context
 dataloader_num_workers dataloader_persistent_workers dataloader_pin_memory dataloader_prefetch_factor ddp_backend

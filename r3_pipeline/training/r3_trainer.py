@@ -7,7 +7,7 @@ retry, which carries no advantage, is left out, since a causal model's log-proba
 depend on what follows it (`completion_retry` restores the `reflection + retry turn` layout with the retry masked
 by `env_mask`; tests/test_r3_trainer.py proves loss and gradients equal). The reward is the retry's binary verdict
 (`reflection_reward`). With `lora_r` > 0 TRL trains a LoRA adapter and the KL reference is the adapter-disabled
-base model.
+base model. With `anchor_coef` > 0 a KL term holds the first attempt the prompts contain (r3_pipeline.training.anchor).
 """
 
 from __future__ import annotations
@@ -17,12 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import torch
+from accelerate.utils import is_peft_model
 from trl import GRPOTrainer
+from trl.trainer.utils import use_adapter
 
 from r3_pipeline.rollout.conversation import first_turn, reflect_and_retry, reflection_conversation, render
 from r3_pipeline.rollout.engines import Generation, Sampling
 from r3_pipeline.rollout.episodes import Episode
 from r3_pipeline.tasks.base import Message, Row, Task, Verdict
+from r3_pipeline.training.anchor import anchor_batch, attempt_span, token_kl
 from r3_pipeline.training.r3_config import R3Config
 from r3_pipeline.training.vllm_colocate import colocated_vllm, rollout_engine
 
@@ -103,9 +107,10 @@ def make_r3_rollout(task: Task, rows_by_prompt: dict[str, Row], args: R3Config,
         rank, ranks = trainer.accelerator.process_index, trainer.accelerator.num_processes
         seed = args.seed + 7919 * ((trainer.state.global_step + 1) * ranks + rank)
         rows = [rows_by_prompt[prompt_key(p)] for p in prompts]
+        tools = [first_turn(task, row, tok)[1] for row in rows]
         # The second half of an R3 episode, as mining and evaluation run it (each prompt is a failed attempt
         # followed by the reflection request).
-        second = reflect_and_retry(task, engine, rows, prompts, [first_turn(task, row, tok)[1] for row in rows],
+        second = reflect_and_retry(task, engine, rows, prompts, tools,
                                    Sampling(args.reflection_temperature, 1.0, args.max_reflection_tokens, seed),
                                    Sampling(args.retry_temperature, 1.0, args.max_retry_tokens, seed + 1))
         prompt_ids, reflections, retry_ids, retries = (second.reflection_prompts, second.reflections,
@@ -115,6 +120,10 @@ def make_r3_rollout(task: Task, rows_by_prompt: dict[str, Row], args: R3Config,
             # the model never saw.
             raise ValueError("an R3 training prompt exceeds the model's context (max_position_embeddings): "
                              "lower max_reflection_tokens/max_retry_tokens or use shorter prompts")
+        if args.anchor_coef:
+            for p_ids, prompt, t in zip(prompt_ids, prompts, tools):
+                if tuple(p_ids) not in trainer.anchor_spans:
+                    trainer.anchor_spans[tuple(p_ids)] = attempt_span(p_ids, render(tok, prompt[:-2], t), tok.eos_token_id)
         verdicts = second.verdicts
         completion_ids, env_mask = [], []
         for p_ids, refl, r_ids, retry in zip(prompt_ids, reflections, retry_ids, retries):
@@ -176,6 +185,31 @@ class R3Trainer(GRPOTrainer):
                              processing_class=processing_class, callbacks=callbacks, peft_config=args.peft_config(),
                              rollout_func=make_r3_rollout(task, rows_by_prompt, args, on_rollout))
         self.r3_metrics: dict[str, list[float]] = {}
+        self.anchor_spans: dict[tuple[int, ...], tuple[int, int]] = {}  # prompt ids -> its first attempt's span
+
+    def _compute_loss(self, model, inputs):
+        loss = super()._compute_loss(model, inputs)
+        if not self.args.anchor_coef:
+            return loss
+        kl = self.anchor_kl(model, inputs["prompt_ids"], inputs["prompt_mask"])
+        self.record_metric("r3/anchor_kl", kl.item())
+        return loss + self.args.anchor_coef * kl
+
+    def anchor_kl(self, model, prompt_ids, prompt_mask):
+        """The first-attempt anchor over the distinct prompts of a batch (each comes num_generations times)."""
+        prompts = list(dict.fromkeys(tuple(ids[m.bool()].tolist()) for ids, m in zip(prompt_ids, prompt_mask)))
+        ids, attention, loss_mask = anchor_batch(prompts, [self.anchor_spans[p] for p in prompts],
+                                                 self.processing_class.pad_token_id)
+        ids, attention, loss_mask = (t.to(prompt_ids.device) for t in (ids, attention, loss_mask))
+        policy = model(input_ids=ids, attention_mask=attention).logits
+        with torch.no_grad():
+            unwrapped = self.accelerator.unwrap_model(model)
+            if is_peft_model(unwrapped):  # the reference TRL's KL uses: the base, adapter disabled
+                with use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None):
+                    reference = model(input_ids=ids, attention_mask=attention).logits
+            else:
+                reference = self.ref_model(input_ids=ids, attention_mask=attention).logits
+        return token_kl(policy, reference, loss_mask)
 
     def record_metric(self, name: str, value: float) -> None:
         """Keep `value` for the next log, which reports the mean of the values recorded since the last one."""
