@@ -151,6 +151,14 @@ def kill_when(proc, ready, timeout: float = 300, on_poll=None) -> None:
     proc.wait()
 
 
+def drop_in_inbox(folder: Path, name: str, lines: list[str]) -> None:
+    """Drop a failure-inbox file as the README tells users: write under a hidden name, then rename into place."""
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f".{name}.part"
+    part.write_text("\n".join(lines) + "\n")
+    part.rename(folder / name)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now, for a server a test starts."""
     import socket

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import MICRO_SPEC, REPO, free_port, wait_http
+from tests.support import MICRO_SPEC, REPO, drop_in_inbox, free_port, wait_http
 
 SPEC = {**MICRO_SPEC, "name": "inbox", "description": "Micro spec with a failure inbox, for tests.",
         "evaluation": {**MICRO_SPEC["evaluation"], "bare_retry": False},
@@ -125,14 +125,6 @@ def _finished(instance, file_name: str, dagster: Dagster):
     return run
 
 
-def _drop(folder: Path, name: str, lines: list[str]) -> None:
-    """As the README tells users: write under a hidden name, then rename into place."""
-    folder.mkdir(parents=True, exist_ok=True)
-    part = folder / f".{name}.part"
-    part.write_text("\n".join(lines) + "\n")
-    part.rename(folder / name)
-
-
 def test_the_sensor_retrains_once_per_file_and_never_twice_on_a_row(world):
     from dagster import DagsterInstance
     from mlflow import MlflowClient
@@ -157,7 +149,7 @@ def test_the_sensor_retrains_once_per_file_and_never_twice_on_a_row(world):
     half = folder / ".late.jsonl.part"
     half.write_text("\n".join(requests[:3]) + "\n" + requests[3][:20])  # being written: never read
     dagster.start()
-    _drop(folder, "monday.jsonl", requests[:10] + BAD_ROWS + requests[10:])
+    drop_in_inbox(folder, "monday.jsonl", requests[:10] + BAD_ROWS + requests[10:])
 
     with DagsterInstance.get() as instance:
         monday = _finished(instance, "monday.jsonl", dagster)
@@ -191,7 +183,7 @@ def test_the_sensor_retrains_once_per_file_and_never_twice_on_a_row(world):
     # guarded against forgetting what it fixed.
     MlflowClient().set_registered_model_alias("r3-inbox-test", "champion", decision["version"])
 
-    _drop(folder, "tuesday.jsonl", requests[:15])  # the same requests again, under a new name
+    drop_in_inbox(folder, "tuesday.jsonl", requests[:15])  # the same requests again, under a new name
     with DagsterInstance.get() as instance:
         assert len(_runs(instance, "monday.jsonl")) == 1
         _wait(lambda: _runs(instance, "tuesday.jsonl"), 120, "the run of tuesday.jsonl", dagster)
