@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import MICRO_SPEC, REPO, drop_in_inbox, free_port, wait_http
+from tests.support import MICRO_SPEC, REPO, drop_in_inbox, free_port, stop_group, wait_http, write_instance_config
 
 SPEC = {**MICRO_SPEC, "name": "inbox", "description": "Micro spec with a failure inbox, for tests.",
         "evaluation": {**MICRO_SPEC["evaluation"], "bare_retry": False},
@@ -47,12 +46,7 @@ class Dagster:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            stop_group(self.proc, grace_s=60)
 
     def graphql(self, query: str, variables: dict) -> dict:
         request = urllib.request.Request(f"{self.url}/graphql", headers={"Content-Type": "application/json"},
@@ -82,10 +76,7 @@ def world(tmp_path, monkeypatch):
     specs.mkdir()
     dagster_home.mkdir()
     (specs / "inbox.yaml").write_text(yaml.safe_dump(SPEC))
-    instance = yaml.safe_load((REPO / "dagster.yaml").read_text())
-    # A run worker that starts slowly (a busy 2-core CI machine: minutes) is not a dead one.
-    instance["run_monitoring"]["start_timeout_seconds"] = RUN_TIMEOUT_S
-    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(instance))
+    write_instance_config(dagster_home, RUN_TIMEOUT_S)
     env = {**os.environ, "R3_HOME": str(home), "DAGSTER_HOME": str(dagster_home), "R3_SPECS_DIR": str(specs),
            "PYTHONPATH": str(REPO), "DAGSTER_GRPC_TIMEOUT_SECONDS": "600"}
     for name in ("R3_HOME", "DAGSTER_HOME", "R3_SPECS_DIR"):
