@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks import mark, median, ratio, timed
+from r3_pipeline.inbox import PRODUCTION_PREFIX
 from r3_pipeline.store import EPISODE_SCHEMA, TrajectoryStore
 
 INGEST_TARGET = 200_000  # rows/s
@@ -36,7 +37,8 @@ BATCH_ROWS = 100_000
 REPEATS = 3
 
 MODELS = ("base", "runs:/4f1c2a/model", "runs:/9be07d/model", "/ckpt/checkpoint-500")
-STAGES = ("mining", "training", "training", "evaluation")
+STAGES = ("mining", "training", "training", "evaluation", "production")
+PRODUCTION_EVERY = 7  # one task in 7 is a failure-inbox row (the production_fates view)
 REASONS = ("wrong_value", "wrong_value", "wrong_numbers", "syntax", "no_answer", "disallowed:Pow", "too_long")
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 _PROMPT = ("Using the numbers [{a}, {b}, {c}, {d}], create an equation that equals {t}. You can use basic arithmetic "
@@ -80,7 +82,7 @@ def _episode(n: int) -> dict[str, Any]:
     started = T0 + timedelta(seconds=n)
     row = {
         "episode_id": f"ep{n:022d}", "spec": "bench", "stage": stage, "run_id": f"run-{n // 250_000}",
-        "model_id": MODELS[(n // 7) % len(MODELS)], "task": "countdown", "task_id": f"countdown-{n % 50_000:012x}",
+        "model_id": MODELS[(n // 7) % len(MODELS)], "task": "countdown", "task_id": _task_id(n % 50_000),
         "sample_idx": n % 8, "step": (n // 8) % 200 if stage == "training" else None,
         "prompt": _PROMPT.format(a=a, b=b, c=c, d=d, t=t), "first_attempt": _ATTEMPT.format(a=a, b=b, c=c, d=d),
         "first_correct": first_correct, "first_reason": "correct" if first_correct else REASONS[n % len(REASONS)],
@@ -94,6 +96,26 @@ def _episode(n: int) -> dict[str, Any]:
                    reward=float(retry_correct), reflection_tokens=30 + n % 41, retry_tokens=18 + n % 11,
                    truncated_tokens=0)
     return row
+
+
+def _task_id(task: int) -> str:
+    return f"{PRODUCTION_PREFIX}{task:016x}" if task % PRODUCTION_EVERY == 0 else f"countdown-{task:012x}"
+
+
+def write_production_tables(store: TrajectoryStore, tasks: int = 50_000) -> None:
+    """The failure-inbox tables the production_fates view joins: a recorded row per production task (1 in 200
+    rejected), spread over 20 files, and a registered version for two of the models."""
+    now = T0.isoformat()
+    store.write_table("production_rows", [
+        {"spec": "bench", "task": "countdown", "file": f"inbox-{task % 20:02d}.jsonl", "line": task // 20,
+         "label": f"line:{task // 20}", "task_id": _task_id(task),
+         "status": "rejected" if task % 200 == 0 else "accepted",
+         "reason": "bad_row:not_json" if task % 200 == 0 else "accepted", "response_correct": False,
+         "row": '{"numbers": [1, 2, 3], "target": 6}', "dagster_run_id": "run-0", "recorded_at": now}
+        for task in range(0, tasks, PRODUCTION_EVERY)])
+    store.write_table("registered_versions", [
+        {"spec": "bench", "version": str(v), "alias": "champion" if v == 2 else "challenger", "model_id": MODELS[v],
+         "reason": "bench", "inbox_file": "inbox-00.jsonl"} for v in (1, 2)])
 
 
 # -- ingest -----------------------------------------------------------------------------------------------------
@@ -158,6 +180,7 @@ def figures(batches: int = BATCHES, batch_rows: int = BATCH_ROWS, repeats: int =
     with tempfile.TemporaryDirectory(prefix="r3-bench-store-", dir=root) as tmp:
         store = TrajectoryStore(Path(tmp) / "store")
         written = ingest(store, Path(tmp) / "peer", batches, batch_rows)
+        write_production_tables(store)
         queries = time_queries(store, {**documented_views(store), **QUERIES}, repeats)
         diagnostics = time_queries(store, DIAGNOSTICS, repeats)
         counts = stored_counts(store)

@@ -16,6 +16,7 @@ old one), so a reader, resume decisions included, sees a whole file or none.
     <home>/specs/<spec>/report.html                          `r3 report`
     <home>/models/<gguf name>-<fingerprint>/                 GGUF weights converted to safetensors, shared by specs
     <home>/store/                                            trajectory Parquet files (query with `r3 sql`)
+    <home>/inbox/<spec>/                                     the failure inbox (unless the spec's inbox.path says)
     <home>/mlflow.db, <home>/mlartifacts/, <home>/registry.lock   MLflow tracking store, artifacts, registry lock
     <home>/dagster/                                          DAGSTER_HOME (unless set)
     <home>/logs/run-*.log                                    Dagster's log of each `r3 run` without --verbose

@@ -26,6 +26,7 @@ from r3_pipeline.rollout.sampling import GenerationLimits, Sampling
 from r3_pipeline.spec_sections import (
     ACCELERATE_DIR,
     EvaluationSpec,
+    InboxSpec,
     MiningSpec,
     ModelSpec,
     RegistrySpec,
@@ -57,6 +58,7 @@ class Spec:
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     registry: RegistrySpec = field(default_factory=RegistrySpec)
     schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
+    inbox: InboxSpec = field(default_factory=InboxSpec)
     limits: GenerationLimits = field(default_factory=GenerationLimits, metadata={
         "help": "Bounds on turn length, prompt length and batch size for mining and evaluation."})
 
@@ -142,6 +144,8 @@ def parse_spec(data: Any, where: str = "spec") -> Spec:
     if spec.mining.keep == "mixed" and spec.mining.reflection_samples < 2:
         raise SpecError(f"{where}.mining.keep: 'mixed' needs the reflection pass rate: set mining.reflection_samples "
                         f"to 2 or more (the training's group size), got {spec.mining.reflection_samples}")
+    if spec.inbox.poll_seconds < 1 or spec.inbox.regression_rows < 0:
+        raise SpecError(f"{where}.inbox: poll_seconds must be >= 1 and regression_rows >= 0")
     if spec.mining.reflection_samples < 0:
         raise SpecError(f"{where}.mining.reflection_samples: must be >= 0, got {spec.mining.reflection_samples}")
     for section in ("mining", "evaluation"):

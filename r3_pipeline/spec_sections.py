@@ -1,4 +1,4 @@
-"""The sections of a pipeline spec (task, model, mining, training, evaluation, registry, schedule) as typed
+"""The sections of a pipeline spec (task, model, mining, training, evaluation, registry, schedule, inbox) as typed
 dataclasses, each field with its help text.
 
 spec.py reads a YAML spec into these and checks every value; they are kept here so that the parsing and its
@@ -130,3 +130,19 @@ class RegistrySpec:
 class ScheduleSpec:
     cron: str = field(default="0 3 * * 1", metadata={"help": "Cron of the retraining schedule (weekly by default)."})
     running: bool = field(default=False, metadata={"help": "Start the schedule RUNNING instead of STOPPED."})
+
+
+@dataclass
+class InboxSpec:
+    path: str = field(default="", metadata={"help": (
+        "The failure inbox: a folder where users drop JSONL or Parquet files of task rows their deployed model got "
+        "wrong (any row format `r3 verify` accepts, `response` optional). Write each file under a name starting "
+        "with '.' (or ending in .part/.tmp) and rename it into place: only complete *.jsonl and *.parquet names "
+        "are read. Empty: <R3_HOME>/inbox/<spec name>.")})
+    sensor_running: bool = field(default=False, metadata={"help": (
+        "Start the inbox sensor RUNNING instead of STOPPED: each new complete file starts one retraining run from "
+        "the champion on its rows.")})
+    poll_seconds: int = field(default=30, metadata={"help": "Least seconds between two looks at the inbox."})
+    regression_rows: int = field(default=500, metadata={"help": (
+        "At most this many production rows of earlier inbox files (newest first) are checked for the forgetting "
+        "guard; those the champion answers correctly join the held-out tasks in its regression set.")})

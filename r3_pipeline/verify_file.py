@@ -85,15 +85,36 @@ def verify_line(task: Task, raw: bytes, line_no: int = 0) -> dict[str, Any]:
     label = _line_label(line_no)
     try:
         if problem is None:
-            label, problem = _row_label(row, line_no)
-        if problem is None:
-            checked, problem = _checked_row(task, row)
+            label, checked, problem = check_row(task, row, line_no)
         if problem is not None:
             return _bad(label, problem)
         verdict = task.verify(checked, row["response"])
     except Exception as exc:  # noqa: BLE001 - one row breaking a task must not stop the whole file
         return {**label, "correct": False, "reason": f"internal_error:{type(exc).__name__}"}
     return {**label, "correct": verdict.correct, "reason": verdict.reason}
+
+
+def decoded_lines(path: str | Path) -> Iterator[tuple[int, Any, str | None]]:
+    """(line number, decoded JSON value, None) or (line number, None, bad-row reason) for each non-blank line of a
+    JSONL file, under the same bounds as `verify_jsonl` (the failure inbox reads its files with this)."""
+    with open(path, "rb") as src:
+        for line_no, raw in enumerate(_bounded_lines(src), start=1):
+            if raw is None:
+                yield line_no, None, "too_long"
+            elif raw.strip():
+                yield line_no, *_parse_line(raw)
+
+
+def check_row(task: Task, row: Any, line_no: int,
+              response_required: bool = True) -> tuple[dict[str, str], Any, str | None]:
+    """(label, the row as the task verifies it, None) or (label, None, bad-row reason) for one decoded row; with
+    `response_required` false a row without `response` is fine, but one given must be a string."""
+    label, problem = _row_label(row, line_no)
+    if problem is None:
+        checked, problem = _checked_row(task, row, response_required)
+        if problem is None:
+            return label, checked, None
+    return label, None, problem
 
 
 def _bad(label: dict[str, str], problem: str) -> dict[str, Any]:
@@ -142,11 +163,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _checked_row(task: Task, row: dict) -> tuple[Any, str | None]:
+def _checked_row(task: Task, row: dict, response_required: bool = True) -> tuple[Any, str | None]:
     """(the row as the task verifies it, None), or (None, the bad-row reason)."""
-    if "response" not in row:
+    if "response" not in row and response_required:
         return None, "missing_response"
-    if not isinstance(row["response"], str):
+    if "response" in row and not isinstance(row["response"], str):
         return None, "response_not_a_string"
     read_row = getattr(task, "read_row", None)
     if read_row is None:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from r3_pipeline.spec import parse_spec
-from tests.support import MICRO_FC_SPEC, MICRO_SPEC, REPO
+from tests.support import MICRO_FC_SPEC, MICRO_SPEC, REPO, write_instance_config
 
 def pytest_collection_modifyitems(config, items):
     """The `deploy` tests start PostgreSQL and an MLflow server for minutes: they run only when the marker expression
@@ -117,7 +117,7 @@ def micro_run(tmp_path_factory) -> dict:
     (root / "specs").mkdir()
     (root / "specs" / "micro.yaml").write_text(yaml.safe_dump(MICRO_SPEC))
     (root / "dagster").mkdir()
-    shutil.copy(REPO / "dagster.yaml", root / "dagster" / "dagster.yaml")
+    write_instance_config(root / "dagster")  # test_ui's sensor run is started by the daemon
     import socket
 
     with socket.socket() as s:  # where the UI test serves MLflow: the plots on the asset pages point there

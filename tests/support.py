@@ -151,6 +151,24 @@ def kill_when(proc, ready, timeout: float = 300, on_poll=None) -> None:
     proc.wait()
 
 
+def write_instance_config(dagster_home: Path, start_timeout_s: int = 1800) -> None:
+    """The repository's dagster.yaml in `dagster_home`, with a start timeout for run workers fit for a busy 2-core
+    machine, where a worker may take minutes to start and is not a dead one."""
+    import yaml
+
+    instance = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    instance["run_monitoring"]["start_timeout_seconds"] = start_timeout_s
+    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(instance))
+
+
+def drop_in_inbox(folder: Path, name: str, lines: list[str]) -> None:
+    """Drop a failure-inbox file as the README tells users: write under a hidden name, then rename into place."""
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f".{name}.part"
+    part.write_text("\n".join(lines) + "\n")
+    part.rename(folder / name)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now, for a server a test starts."""
     import socket

@@ -90,6 +90,9 @@ def test_a_value_of_the_acceptable_values_own_type_is_compared_as_written():
     assert verify_bfcl([AREA], truth, answer(("calc_area", {"base": "b", "height": 1}))).reason == "correct"
     assert verify_bfcl([AREA], truth, answer(("calc_area", {"base": "B", "height": 1}))).reason == \
         "wrong_value:base"
+    # Exactly as written, as BFCL's == compares: outer whitespace is not stripped here.
+    assert verify_bfcl([AREA], truth, answer(("calc_area", {"base": " b", "height": 1}))).reason == \
+        "wrong_value:base"
 
 
 @pytest.mark.parametrize("city", ["New York", "NYC", "new york", "New-York", "new_york.", "NEW YORK"])

@@ -20,13 +20,14 @@ LAYERS = [
     ("training", ["r3_pipeline.training"]),
     ("spec", ["r3_pipeline.spec", "r3_pipeline.spec_sections"]),
     ("stage helpers and outputs", ["r3_pipeline.pass_rates", "r3_pipeline.headroom", "r3_pipeline.verify_file",
+                                   "r3_pipeline.inbox",
                                    "r3_pipeline.summary", "r3_pipeline.report", "r3_pipeline.console"]),
     ("stages", ["r3_pipeline.stages"]),
     ("Dagster", ["r3_pipeline.defs", "r3_pipeline.definitions"]),
     ("commands", ["r3_pipeline.cli", "r3_pipeline.registry_cli", "r3_pipeline.verify_cli"]),
 ]
 TASK_SHARED = {"r3_pipeline.tasks", "r3_pipeline.tasks.base", "r3_pipeline.tasks.rows", "r3_pipeline.tasks.strict_json"}
-STAGE_CHAIN = ["common", "tasks", "base_model", "baseline", "r3_model", "evaluation", "registered_model"]
+STAGE_CHAIN = ["common", "tasks", "production_failures", "base_model", "baseline", "r3_model", "evaluation", "registered_model"]
 
 
 def _modules() -> list[Path]:

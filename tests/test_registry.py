@@ -167,3 +167,39 @@ def test_registry_and_rollback_commands(tmp_path, monkeypatch, capsys, tiny_mode
     assert f"champion is now v{new}" in r3("rollback", "--spec", spec.name, "--to", new)
     with pytest.raises(ValueError, match="unknown spec"):
         r3("rollback", "--spec", "no-such-spec")
+
+
+def _regression(champion: str, ci: tuple[float, float], held_out: int = 24, production: int = 10) -> dict:
+    """A regression set's numbers as stages.evaluation.regression reports them."""
+    return {"champion": champion, "n": held_out + production, "held_out": held_out, "production": production,
+            "champion_second": 0.5, "trained_second": 0.5 + (ci[0] + ci[1]) / 2, "diff": (ci[0] + ci[1]) / 2,
+            "ci": list(ci), "ok": not ci[1] < 0}
+
+
+def test_a_version_that_gains_held_out_but_forgets_is_not_promoted(tmp_path, tiny_model, monkeypatch, capsys):
+    """The forgetting guard: a significant held-out gain over the champion is not enough when the version is
+    significantly worse than the champion on the regression set (held-out tasks and earlier production failures
+    the champion fixed); `r3 registry` says why."""
+    from r3_pipeline.spec import load_specs
+
+    spec = load_specs()[0]
+    name, home, model = spec.registered_name, tmp_path / "home", tiny_model(tmp_path / "m", 1)
+    monkeypatch.setenv("R3_HOME", str(home))
+    champion = _register(home, model, 0.30, 0.20, name, spec.name)
+
+    def candidate(regression: dict) -> tracking.Promotion:
+        version = tracking.log_model_version(model, name, _new_run(home, spec.name))
+        return tracking.promote(name, version, 0.45, 0.30, SIGNIFICANT, regression)
+
+    forgets = candidate(_regression(champion.version, (-0.30, -0.05)))
+    assert forgets.alias == "challenger" and _champion(name) == champion.version
+    assert "beats champion" in forgets.reason and "but it forgets" in forgets.reason
+    assert "10 earlier production rows" in forgets.reason and "[-0.3000, -0.0500]" in forgets.reason
+    stale = candidate(_regression("99", (0.01, 0.2)))  # measured against another champion than today's
+    assert stale.alias == "challenger" and "measured against v99" in stale.reason
+    keeps = candidate(_regression(champion.version, (-0.05, 0.10)))
+    assert keeps.alias == "champion" and "not significantly worse" in keeps.reason
+
+    registry_cli.cmd_registry(argparse.Namespace(spec=spec.name))
+    shown = {line.split("\t")[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "but it forgets" in shown[f"v{forgets.version}"] and "\tchampion\t" in shown[f"v{keeps.version}"]

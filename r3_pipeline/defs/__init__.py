@@ -26,5 +26,6 @@ def build_definitions(specs_dir: Path | None = None, home: str = "") -> Definiti
         asset_checks=[c for p in parts for c in p["checks"]],
         jobs=[j for p in parts for j in p["jobs"]],
         schedules=[s for p in parts for s in p["schedules"]],
+        sensors=[s for p in parts for s in p["sensors"]],
         resources={"r3": R3Home(home=home), "pipes_subprocess_client": PipesSubprocessClient(forward_stdio=True)},
     )

@@ -1,6 +1,7 @@
 """The asset factory: each spec in assets/specs/ becomes the chain
 `tasks -> base_model -> baseline -> r3_model -> evaluation -> registered_model` under the spec's key prefix,
-with asset checks, a job and a retraining schedule. Asset bodies only call `r3_pipeline.stages`.
+with asset checks, a job and a retraining schedule, and the failure inbox's asset, job and sensor (defs/inbox.py).
+Asset bodies only call `r3_pipeline.stages`.
 """
 
 import base64
@@ -26,6 +27,7 @@ from dagster import (
 from r3_pipeline import evaluation as eval_lib
 from r3_pipeline import pass_rates, stages, tracking
 from r3_pipeline.defs.config import BaseModelConfig, EvaluationConfig, MiningConfig
+from r3_pipeline.defs.inbox import SPEC_TAG, inbox_definitions, inbox_file
 from r3_pipeline.defs.progress_log import progress_to_event_log
 from r3_pipeline.defs.resources import R3Home
 from r3_pipeline.spec import Spec
@@ -114,11 +116,12 @@ def spec_definitions(spec: Spec) -> dict:
         return MaterializeResult(metadata={**{k: v for k, v in info.items() if isinstance(v, (int, float, str))},
                                            "summary": summary})
 
-    @asset(key=key("baseline"), deps=[key("base_model")], group_name=group,
-           description="Failure mining: k samples per train task; failed tasks form the failure set.")
+    @asset(key=key("baseline"), deps=[key("base_model"), key("production_failures")], group_name=group,
+           description="Failure mining: k samples per train task (in a production round, per accepted inbox row); "
+                       "failed tasks form the failure set.")
     def baseline(context: AssetExecutionContext, config: MiningConfig, r3: R3Home) -> MaterializeResult:
         with progress_to_event_log(context):
-            result = stages.mine_failures(config.apply(spec), r3.layout, context.run.run_id)
+            result = stages.mine_failures(config.apply(spec), r3.layout, context.run.run_id, inbox_file(context))
         summary = (f"failure set {result['failures']} of {result['tasks_mined']} tasks "
                    f"({_pct(result['failure_rate'])}); vanilla sample accuracy first {_pct(result['sample_first_accuracy'])}, "
                    f"second {_pct(result['sample_second_accuracy'])}")
@@ -167,7 +170,7 @@ def spec_definitions(spec: Spec) -> dict:
            description="Held-out first- and second-attempt accuracy, vanilla vs trained, with 95% intervals.")
     def evaluation(context: AssetExecutionContext, config: EvaluationConfig, r3: R3Home) -> MaterializeResult:
         with progress_to_event_log(context):
-            out = stages.evaluate(config.apply(spec), r3.layout, context.run.run_id)
+            out = stages.evaluate(config.apply(spec), r3.layout, context.run.run_id, inbox_file(context))
         res, gain = out["results"], out["gains"]["second"]
         ref = stages.mlflow_run_ref(spec, r3.layout)
         summary = (f"second attempt vanilla {_pct(res['vanilla']['second'])} -> trained {_pct(res['trained']['second'])} "
@@ -203,15 +206,17 @@ def spec_definitions(spec: Spec) -> dict:
 
     @asset(key=key("registered_model"), deps=[key("evaluation")], group_name=group,
            description="The trained model in the MLflow registry, alias champion only if it beats the champion.")
-    def registered_model(r3: R3Home) -> MaterializeResult:
-        info = stages.register(spec, r3.layout)
+    def registered_model(context: AssetExecutionContext, r3: R3Home) -> MaterializeResult:
+        info = stages.register(spec, r3.layout, inbox_file(context))
         links = {"mlflow_run": MetadataValue.url(tracking.run_url(info["mlflow_experiment_id"], info["mlflow_run_id"])),
                  "model_version": MetadataValue.url(tracking.model_version_url(info["registered_name"], info["version"]))}
         summary = f"{info['registered_name']} v{info['version']}, alias {info['alias']}"
         return MaterializeResult(metadata={**{k: v for k, v in info.items() if v is not None}, **links,
                                            "summary": summary})
 
-    job = define_asset_job(f"{spec.name}_pipeline", selection=AssetSelection.key_prefixes(prefix),
+    production = inbox_definitions(spec, key, group, _check)
+    job = define_asset_job(f"{spec.name}_pipeline", tags={SPEC_TAG: spec.name},
+                           selection=AssetSelection.key_prefixes(prefix) - AssetSelection.assets(key("production_failures")),
                            description=f"Materialize every asset of spec {spec.name}.")
     schedule = ScheduleDefinition(
         name=f"{spec.name}_weekly_retraining", cron_schedule=spec.schedule.cron, job=job,
@@ -219,7 +224,7 @@ def spec_definitions(spec: Spec) -> dict:
         default_status=DefaultScheduleStatus.RUNNING if spec.schedule.running else DefaultScheduleStatus.STOPPED,
         description="Retrain from the current champion on failures from tasks it has not trained on.",
     )
-    return {"assets": [tasks, base_model, baseline, r3_model, evaluation, registered_model],
+    return {"assets": [tasks, base_model, baseline, r3_model, evaluation, registered_model, *production["assets"]],
             "checks": [train_test_disjoint, rejection_rate, verifier_sanity, mining_train_rows_only, r3_integrity,
-                       trained_not_worse],
-            "jobs": [job], "schedules": [schedule]}
+                       trained_not_worse, *production["checks"]],
+            "jobs": [job, *production["jobs"]], "schedules": [schedule], "sensors": production["sensors"]}

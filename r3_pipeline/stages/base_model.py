@@ -30,7 +30,7 @@ def build_base_model(spec: Spec, layout: Layout, start_from: str = "spec") -> di
     t0 = time.monotonic()
     if start_from not in ("spec", "champion"):
         raise ValueError(f"start_from must be 'spec' or 'champion', got {start_from!r}")
-    champion = _champion_to_dir(spec, layout, weights) if start_from == "champion" else None
+    champion = champion_to_dir(spec, layout, weights) if start_from == "champion" else None
     if champion:
         info = champion
     elif spec.model.source == "embedded":
@@ -54,7 +54,7 @@ def build_base_model(spec: Spec, layout: Layout, start_from: str = "spec") -> di
     return info
 
 
-def _champion_to_dir(spec: Spec, layout: Layout, weights: Path) -> dict | None:
+def champion_to_dir(spec: Spec, layout: Layout, weights: Path) -> dict | None:
     """Copy the current MLflow champion into `weights`; None when there is no champion yet."""
     from r3_pipeline.models.loading import save_model
 

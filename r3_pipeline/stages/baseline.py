@@ -17,28 +17,35 @@ from r3_pipeline.rollout.sampling import Sampling
 from r3_pipeline.spec import Spec
 from r3_pipeline.stages.base_model import base_model_info
 from r3_pipeline.stages.common import engine_maker, engine_used, load_split, paths, task_for, truncated_prompts
+from r3_pipeline.stages.production_failures import round_rows, trained_task_ids
 from r3_pipeline.tasks.base import Row
 
 
-def mine_failures(spec: Spec, layout: Layout, run_id: str) -> dict:
-    """Sample the base model k times on train tasks it has not trained on; keep the failed tasks."""
+def mine_failures(spec: Spec, layout: Layout, run_id: str, inbox_file: str = "") -> dict:
+    """Sample the base model k times on train tasks it has not trained on (in a production round, on the
+    accepted rows of `inbox_file` it has not trained on); keep the failed tasks."""
     from r3_pipeline.rollout.episodes import EpisodeConfig
     from r3_pipeline.rollout.stored import EpisodeSource, run_stored_episodes
     from r3_pipeline.store import TrajectoryStore
 
     store, base = TrajectoryStore(layout.store_root), base_model_info(spec, layout)
-    trained = {r[0] for r in store.sql("SELECT DISTINCT task_id FROM episodes WHERE spec = ? AND stage = 'training'", [spec.name])[1]}
-    pool = [r for r in load_split(spec, layout, "train")[spec.model.warm_start.num_rows:] if r["task_id"] not in trained]
+    trained = trained_task_ids(spec, layout)
+    source = (round_rows(spec, layout, inbox_file) if inbox_file
+              else load_split(spec, layout, "train")[spec.model.warm_start.num_rows:])
+    pool = [r for r in source if r["task_id"] not in trained]
     rows = pool[: spec.mining.num_tasks]
+    if inbox_file and not rows:
+        raise ValueError(f"nothing to retrain on: the {len(source)} accepted rows of inbox file {inbox_file!r} "
+                         "were all trained on before (or none was accepted)")
     m = spec.mining
     cfg = EpisodeConfig(samples_per_task=m.samples_per_task,
                         attempt=Sampling(m.temperature, 1.0, m.max_new_tokens, seed=1),
                         reflection=Sampling(0.0, 1.0, m.max_new_tokens), retry=Sampling(0.0, 1.0, m.max_new_tokens))
     t0 = time.monotonic()
-    source = EpisodeSource(spec.name, "mining", base["model_id"], spec.task.name, run_id)
+    episodes = EpisodeSource(spec.name, "mining", base["model_id"], spec.task.name, run_id)
     chosen: list[str] = []
     progress = Progress("mining", len(rows) * m.samples_per_task, "episodes")
-    run = run_stored_episodes(task_for(spec), rows, engine_maker(base["path"], spec, chosen), cfg, store, source,
+    run = run_stored_episodes(task_for(spec), rows, engine_maker(base["path"], spec, chosen), cfg, store, episodes,
                               m.chunk_tasks, on_chunk=progress.update)
     failures = failure_set(run.records, {r["task_id"]: r for r in rows}, "any" if m.keep == "mixed" else m.keep)
     rates = {}
@@ -48,7 +55,9 @@ def mine_failures(spec: Spec, layout: Layout, run_id: str) -> dict:
     seconds = time.monotonic() - t0
     write_jsonl(paths(spec, layout).failure_set, failures)
     acc = evaluation.accuracy(run.records)
-    return {"tasks_mined": len(rows), "tasks_excluded_as_trained": len(trained), "samples": len(run.records),
+    return {"mined_from": f"inbox file {inbox_file}" if inbox_file else "train split", "tasks_mined": len(rows),
+            "tasks_excluded_as_trained": len(source) - len(pool) if inbox_file else len(trained),
+            "samples": len(run.records),
             "failures": len(failures), "failure_rate": len(failures) / max(len(rows), 1), **rates,
             "sample_first_accuracy": acc.first, "sample_second_accuracy": acc.second,
             "chunks_generated": run.chunks_generated, "chunks_reused": run.chunks_reused,

@@ -2,7 +2,8 @@
 
 A trained model is worth serving only if it beats the current champion on held-out tasks by more than noise, so
 this stage logs the model as a new version of `r3-<spec>` and lets the promotion gate (r3_pipeline.tracking)
-decide `champion` or `challenger` from the evaluation's numbers; the descriptions say why, in the registry.
+decide `champion` or `challenger` from the evaluation's numbers (its held-out gain, and its regression set
+against the champion: the forgetting guard); the descriptions say why, in the registry.
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ from r3_pipeline.stages.evaluation import read_evaluation
 from r3_pipeline.stages.r3_model import trained_model_info
 
 
-def register(spec: Spec, layout: Layout) -> dict:
+def register(spec: Spec, layout: Layout, inbox_file: str = "") -> dict:
+    """Register the trained model and decide its alias; the version also goes to the store's
+    `registered_versions` table, which the `production_fates` view reads ("fixed by vN")."""
+    from r3_pipeline.store import TrajectoryStore
+
     evaluated = read_evaluation(spec, layout)
     results, gain = evaluated["results"], evaluated["gains"]["second"]
     trained = trained_model_info(spec, layout)
     experiment = tracking.configure(layout.home, spec.name)
     version = tracking.log_model_version(Path(trained["final_model"]), spec.registered_name, trained["mlflow_run_id"])
     promo = tracking.promote(spec.registered_name, version, results["trained"]["second"],
-                             results["vanilla"]["second"], gain["ci"][0])
+                             results["vanilla"]["second"], gain["ci"][0], evaluated.get("regression"))
     tracking.describe(spec.registered_name, promo.version, _model_description(spec),
                       _version_description(evaluated, promo))
     info = {"registered_name": spec.registered_name, "version": promo.version, "alias": promo.alias,
@@ -32,6 +37,9 @@ def register(spec: Spec, layout: Layout) -> dict:
             "model_uri": f"models:/{spec.registered_name}/{promo.version}", "mlflow_run_id": trained["mlflow_run_id"],
             "mlflow_experiment_id": experiment}
     write_json(paths(spec, layout).registry, info)
+    TrajectoryStore(layout.store_root).write_table("registered_versions", [
+        {"spec": spec.name, "version": str(promo.version), "alias": promo.alias, "model_id": trained["model_id"],
+         "reason": promo.reason, "inbox_file": inbox_file}], batch=f"{spec.name}-v{promo.version}")
     return info
 
 

@@ -64,3 +64,15 @@ def episode_id(*parts: str | int) -> str:
     """
     joined = "\x1f".join(str(p) for p in parts)
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:24]
+
+
+# Auxiliary tables that SQL files in assets/sql/ read (production_fates.sql), with their columns' DuckDB types: the
+# store defines each as an empty view until its first file is written, so a fresh home's views still load.
+DECLARED_TABLES: dict[str, dict[str, str]] = {
+    "production_rows": {"spec": "VARCHAR", "task": "VARCHAR", "file": "VARCHAR", "line": "BIGINT",
+                        "label": "VARCHAR", "task_id": "VARCHAR", "status": "VARCHAR", "reason": "VARCHAR",
+                        "response_correct": "BOOLEAN", "row": "VARCHAR", "dagster_run_id": "VARCHAR",
+                        "recorded_at": "VARCHAR"},
+    "registered_versions": {"spec": "VARCHAR", "version": "VARCHAR", "alias": "VARCHAR", "model_id": "VARCHAR",
+                            "reason": "VARCHAR", "inbox_file": "VARCHAR"},
+}

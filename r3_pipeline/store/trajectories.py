@@ -9,7 +9,8 @@ whose views glob the Parquet files; a reader sees new files at its next query.
 Layout under `root`:
     episodes/<batch>.parquet     one file per `write()`; rewriting a batch name replaces that file
     episodes/_schema.parquet     zero rows, the episode schema: keeps the glob non-empty before the first write
-    <name>/<uuid>.parquet        auxiliary tables from `write_table()`, e.g. rejected_rows
+    <name>/<uuid>.parquet        auxiliary tables from `write_table()`, e.g. rejected_rows; those in
+                                 schema.DECLARED_TABLES are views with no rows before their first write
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from r3_pipeline.prompts import ASSETS_DIR
-from r3_pipeline.store.schema import EPISODE_SCHEMA, REQUIRED_COLUMNS
+from r3_pipeline.store.schema import DECLARED_TABLES, EPISODE_SCHEMA, REQUIRED_COLUMNS
 
 DEFAULT_VIEWS_DIR = ASSETS_DIR / "sql"
 
@@ -60,15 +61,16 @@ class TrajectoryStore:
         _atomic_write(table, path)
         return path
 
-    def write_table(self, name: str, rows: list[dict[str, Any]]) -> Path | None:
-        """Append `rows` (any values; schema inferred) to auxiliary table `name`, exposed as view `name`."""
+    def write_table(self, name: str, rows: list[dict[str, Any]], batch: str | None = None) -> Path | None:
+        """Append `rows` (any values; schema inferred) to auxiliary table `name`, exposed as view `name`; the same
+        `batch` name replaces the earlier file (so a rerun writes its rows once)."""
         if not _TABLE_NAME.fullmatch(name) or name in _RESERVED:
             raise ValueError(f"invalid auxiliary table name {name!r}: must match ^[a-z_]+$ and not be reserved")
         if not rows:
             return None
         directory = self.root / name
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{uuid.uuid4().hex}.parquet"
+        path = directory / f"{_check_batch_name(batch) if batch else uuid.uuid4().hex}.parquet"
         _atomic_write(_inferred_table(rows), path)
         return path
 
@@ -154,9 +156,14 @@ class TrajectoryStore:
             f"SELECT * EXCLUDE (filename) FROM read_parquet({episodes_glob}, union_by_name = true, filename = true) "
             f"QUALIFY row_number() OVER (PARTITION BY episode_id ORDER BY finished_at DESC, filename DESC) = 1"
         )
-        for name, directory in self._auxiliary_dirs():
+        present = self._auxiliary_dirs()
+        for name, directory in present:
             glob = _sql_literal(f"{directory}/*.parquet")
             con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({glob}, union_by_name = true)")
+        for name, columns in DECLARED_TABLES.items():  # empty until written, so the SQL files can use them
+            if name not in dict(present):
+                typed = ", ".join(f"CAST(NULL AS {kind}) AS {column}" for column, kind in columns.items())
+                con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {typed} WHERE false")
         for sql_file in self._view_files():
             con.execute(sql_file.read_text(encoding="utf-8"))
 

@@ -22,6 +22,7 @@ from r3_pipeline.tracking.registry import (
     Promotion,
     Rollback,
     champion_uri,
+    champion_version,
     describe,
     load_champion,
     log_model_version,
@@ -50,7 +51,7 @@ from r3_pipeline.tracking.runs import (
 __all__ = [
     "CHALLENGER", "CHAMPION", "DECISION_TAG", "MLFLOW_UI_ENV", "PREVIOUS_TAG", "REASON_TAG", "RESTORED_TAG",
     "ROLLBACK_TAG", "ROLLED_BACK", "SCORE_TAG", "TRACKING_URI_ENV", "Champion", "Promotion", "Rollback",
-    "active_run", "champion_uri", "configure", "describe", "load_champion", "log_artifact", "log_evaluation",
-    "log_metrics", "log_model_version", "log_params", "metric_history", "model_version_url", "model_versions",
-    "promote", "registry_lock", "rollback", "run_url", "start_run", "tracking_uri", "ui_base",
+    "active_run", "champion_uri", "champion_version", "configure", "describe", "load_champion", "log_artifact",
+    "log_evaluation", "log_metrics", "log_model_version", "log_params", "metric_history", "model_version_url",
+    "model_versions", "promote", "registry_lock", "rollback", "run_url", "start_run", "tracking_uri", "ui_base",
 ]

@@ -2,8 +2,10 @@
 
 Registry stages are deprecated in MLflow 3, so promotion uses aliases: a new version takes `champion` only
 when its held-out second-attempt accuracy strictly beats the current champion's (or the base model's when
-there is none) and its gain over the model it was trained from survives the statistics (the paired 95%
-interval on the same tasks lies above zero); otherwise, ties, noise and NaN included, it is the `challenger`.
+there is none), its gain over the model it was trained from survives the statistics (the paired 95%
+interval on the same tasks lies above zero), and it does not forget (not significantly worse than the champion
+on a regression set: held-out tasks and earlier production failures the champion fixed); otherwise, ties,
+noise and NaN included, it is the `challenger`.
 The score, the reason and the previous champion are recorded on the version as tags, so `rollback` knows
 where to go.
 
@@ -15,7 +17,6 @@ after an interruption neither adds a second version nor decides twice.
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,12 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from r3_pipeline.registry_lock import registry_lock as lock_for
+from r3_pipeline.tracking.gate import CHALLENGER, CHAMPION, SCORE_TAG, decide, guard_forgetting
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-CHAMPION, CHALLENGER, ROLLED_BACK = "champion", "challenger", "rolled_back"
-SCORE_TAG = "second_attempt_accuracy"
+ROLLED_BACK = "rolled_back"
 REASON_TAG = "promotion_reason"
 PREVIOUS_TAG = "previous_champion"
 DECISION_TAG = "promotion_alias"  # written last: its presence means the promotion decision is complete
@@ -133,10 +134,13 @@ def _requirements() -> list[str]:
     return [f"{p}=={version(p).split('+')[0]}" for p in ("torch", "transformers", "tokenizers", "accelerate")]
 
 
-def promote(registered_name: str, version: str, score: float, baseline_score: float, gain_low: float) -> Promotion:
-    """Give `version` the champion alias if `score` beats the champion's (or `baseline_score`) and `gain_low`,
-    the lower end of the paired 95% interval of `score - baseline_score` on the same tasks, is above zero;
-    else challenger.
+def promote(registered_name: str, version: str, score: float, baseline_score: float, gain_low: float,
+            regression: dict | None = None) -> Promotion:
+    """Give `version` the champion alias if `score` beats the champion's (or `baseline_score`), `gain_low`,
+    the lower end of the paired 95% interval of `score - baseline_score` on the same tasks, is above zero, and
+    it does not forget: on `regression` (the evaluation's regression set against the champion, see
+    stages.evaluation.regression) the paired 95% interval of its difference does not lie below zero; else
+    challenger. Without `regression` the forgetting guard does not apply.
 
     The champion is read under `registry_lock`, so a concurrent promotion is compared with the winner of the
     other. A version promoted before keeps its recorded decision.
@@ -150,7 +154,7 @@ def promote(registered_name: str, version: str, score: float, baseline_score: fl
         earlier = _earlier_promotion(client, client.get_model_version(registered_name, version), champion)
         if earlier:
             return earlier
-        alias, reason = _decide(score, champion, baseline_score, gain_low)
+        alias, reason = guard_forgetting(*decide(score, champion, baseline_score, gain_low), champion, regression)
         previous = str(champion.version) if champion is not None and alias == CHAMPION else None
         tags = {SCORE_TAG: f"{score:.6f}", REASON_TAG: reason, **({PREVIOUS_TAG: previous} if previous else {})}
         for key, value in tags.items():
@@ -170,23 +174,6 @@ def _earlier_promotion(client: MlflowClient, mv, champion) -> Promotion | None:
         decided = CHAMPION
         client.set_model_version_tag(mv.name, mv.version, DECISION_TAG, decided)
     return Promotion(str(mv.version), decided, mv.tags.get(REASON_TAG, ""), mv.tags.get(PREVIOUS_TAG))
-
-
-def _decide(score: float, champion, baseline_score: float, gain_low: float) -> tuple[str, str]:
-    if champion is not None:
-        # A champion without a score (set by hand) is held to the base model's bar.
-        bar, against = float(champion.tags.get(SCORE_TAG, baseline_score)), f"champion v{champion.version}"
-    else:
-        bar, against = baseline_score, "the base model"
-    if not math.isfinite(score):
-        return CHALLENGER, f"second-attempt accuracy {score} is not a finite number, so it cannot beat {against}"
-    if not score > bar:
-        return CHALLENGER, f"second-attempt accuracy {score:.4f} does not beat {against} ({bar:.4f})"
-    beats = f"second-attempt accuracy {score:.4f} beats {against} ({bar:.4f})"
-    interval = f"the paired 95% interval of its gain over the base model ({baseline_score:.4f}) starts at {gain_low:+.4f}"
-    if not gain_low > 0:  # NaN included
-        return CHALLENGER, f"{beats}, but within noise: {interval}"
-    return CHAMPION, f"{beats}, and {interval}"
 
 
 def rollback(registered_name: str, to_version: str | None = None, reason: str = "") -> Rollback:
@@ -246,6 +233,14 @@ def model_versions(registered_name: str) -> list:
     for mv in versions:
         mv.aliases = sorted(a for a, v in aliases.items() if str(v) == str(mv.version))
     return versions
+
+
+def champion_version(registered_name: str) -> str | None:
+    """The version holding `champion`, or None."""
+    from mlflow import MlflowClient
+
+    champion = _alias_version(MlflowClient(), registered_name, CHAMPION)
+    return str(champion.version) if champion is not None else None
 
 
 def champion_uri(registered_name: str) -> str | None:

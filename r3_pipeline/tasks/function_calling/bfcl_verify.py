@@ -13,7 +13,8 @@ Rules we follow (per call, in BFCL's order; the first failure is the reason):
   * type: the JSON type must be the documented one (string, integer, float, boolean, array, tuple, dict, any
     as string); an integer is accepted for a float; a boolean is never a number. As in BFCL, a value of the
     acceptable values' own type is also accepted when that type differs from the documented one (BFCL's
-    "variable" rule), and the value is then compared exactly                    -> wrong_type:<p>
+    "variable" rule), and the value is then compared exactly, a string as written (outer whitespace
+    included)                                                                    -> wrong_type:<p>
   * value: strings compare after BFCL's standardisation (remove spaces and , . / - _ * ^, lowercase, ' -> ");
     arrays compare element by element, order significant, standardising string elements one level deep;
     dicts key by key against each acceptable dict (a key may be left out when "" is among its values, a key
@@ -170,7 +171,7 @@ def _value_problem(value: Any, spec: dict, allowed: list) -> str | None:
     if type(value) is not expected and type(value) is not answer_type:
         return "wrong_type"
     if answer_type is not None and answer_type is not expected:
-        return None if _among(value, allowed) else "wrong_value"  # BFCL's variable rule: compared as written
+        return None if _exactly_among(value, allowed) else "wrong_value"  # BFCL's variable rule
     return None if _matches(value, expected, spec, allowed) else "wrong_value"
 
 
@@ -203,6 +204,14 @@ def _dict_list_matches(value: list, option: Any) -> bool:
 def _among(value: Any, allowed: list) -> bool:
     """`value` equals an acceptable value; the "" marker is never one (it only allows leaving out)."""
     return any(a != OPTIONAL and values_equal(a, value) for a in allowed)
+
+
+def _exactly_among(value: Any, allowed: list) -> bool:
+    """As _among, but a string only equals the same string as written, outer whitespace included (BFCL's
+    variable rule compares with ==; _among trims strings as verify.values_equal does)."""
+    if isinstance(value, str):
+        return any(a != OPTIONAL and isinstance(a, str) and a == value for a in allowed)
+    return _among(value, allowed)
 
 
 def _standardised_among(value: Any, allowed: list, into_lists: bool) -> bool:
