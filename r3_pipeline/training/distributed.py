@@ -47,13 +47,14 @@ def is_main_launch_process() -> bool:
     return launch_rank() == 0
 
 
-def exit_with_launcher(poll_s: float = 1.0) -> None:
+def exit_with_launcher(poll_s: float = 0.05) -> None:
     """Under torch.distributed.run (what `accelerate launch` uses for several processes), die with the launcher.
 
     It starts each training process in a session of its own, so a SIGKILL of the launching process group (a killed
     Dagster run) would leave them training as orphans: they would go on writing checkpoints, rollouts and
     result.json while the next run resumes from the same directory. A daemon thread sees the parent change and kills
-    this process, as the kill meant to. A no-op for a process started any other way."""
+    this process, as the kill meant to; it looks every 50 ms, since a small model can finish its last steps and
+    write result.json within a second of the kill. A no-op for a process started any other way."""
     if "TORCHELASTIC_RUN_ID" not in os.environ:
         return
     parent = os.getppid()
