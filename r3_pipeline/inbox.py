@@ -69,20 +69,16 @@ def production_task_id(key: str) -> str:
     return PRODUCTION_PREFIX + hashlib.sha256(key.encode("utf-8", "backslashreplace")).hexdigest()[:16]
 
 
-def read_inbox_file(task: Task, path: Path, split_rows: list[Row]) -> list[InboxRow]:
-    """Every row of one inbox file, accepted or rejected with a reason; the fields of `split_rows` (the spec's
-    prepared rows) say what makes a problem, and so a row's content id."""
-    fields = frozenset(k for r in split_rows[:50] for k in r) - NOT_PROBLEM_FIELDS
-    return [_read(task, line, value, problem, fields) for line, value, problem in _decoded(path)]
-
-
-def reject_held_out(rows: list[InboxRow], held_out: list[Row]) -> None:
-    """Set aside, in place, accepted rows that are one of the spec's held-out tasks."""
+def read_inbox_file(task: Task, path: Path, held_out: list[Row]) -> list[InboxRow]:
+    """Every row of one inbox file, accepted or rejected with a reason. The fields of `held_out` (the spec's test
+    rows) say what makes a problem, and so a row's content id; a row that is one of those tasks is set aside."""
     fields = frozenset(k for r in held_out[:50] for k in r) - NOT_PROBLEM_FIELDS
-    keys = {problem_key(r, fields) for r in held_out}
+    held_out_ids = {production_task_id(problem_key(r, fields)) for r in held_out}
+    rows = [_read(task, line, value, problem, fields) for line, value, problem in _decoded(path)]
     for r in rows:
-        if r.row is not None and problem_key(r.row, fields) in keys:
+        if r.task_id in held_out_ids:
             r.row, r.task_id, r.reason = None, None, "bad_row:held_out_task"
+    return rows
 
 
 def _read(task: Task, line: int, value: Any, problem: str | None, fields: frozenset[str]) -> InboxRow:

@@ -37,7 +37,6 @@ def record_inbox_file(spec: Spec, layout: Layout, file_name: str, run_id: str) -
         raise FileNotFoundError(f"spec {spec.name} has no prepared tasks: materialize {spec.name}/tasks first")
     test = load_split(spec, layout, "test")
     rows = inbox.read_inbox_file(task_for(spec), path, test)
-    inbox.reject_held_out(rows, test)
     store, batch = TrajectoryStore(layout.store_root), _batch(spec, file_name)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     store.write_table(PRODUCTION_ROWS, [
