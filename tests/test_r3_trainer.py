@@ -282,3 +282,33 @@ def test_closing_vllm_reverts_only_what_starting_it_changed(monkeypatch):
     assert revert_env(before, after) == ["R3_T_ADDED", "R3_T_KEPT"]
     assert "R3_T_ADDED" not in os.environ and os.environ["R3_T_KEPT"] == "user"
     assert os.environ["R3_T_LATER"] == "user" and os.environ["R3_T_RESET"] == "user"
+
+
+def test_on_cpu_only_the_completion_tokens_go_through_the_lm_head_with_the_same_log_probs(setup, monkeypatch):
+    """TRL scores every position of prompt + completion through its LM head on devices without Triton; R3's trainer
+    makes CPU score only the labelled (completion) positions (r3_pipeline.training.cpu_scoring). Same numbers."""
+    import trl.trainer.utils as trl_utils
+
+    trainer, _, _, _ = setup
+    inputs = [{"prompt": p} for p in trainer.train_dataset["prompt"][:2] for _ in range(G)]
+    out = trainer._generate_and_score_completions(inputs)
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
+    mask = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
+    k = out["completion_ids"].shape[1]
+    scored = []
+    apply = trl_utils._ChunkedLogProbFunction.apply
+    monkeypatch.setattr(trl_utils._ChunkedLogProbFunction, "apply",
+                        lambda hidden, *a: scored.append(hidden.shape[0]) or apply(hidden, *a))
+
+    def logps():
+        with torch.no_grad():
+            return trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, k)[0]
+
+    compact = logps()
+    monkeypatch.setattr(trl_utils, "_use_triton", lambda device: False)  # TRL's own choice on CPU
+    every_position = logps()
+    completion_tokens = int(out["completion_mask"].sum())
+    assert scored == [completion_tokens, ids.shape[0] * (ids.shape[1] - 1)]
+    assert scored[0] < scored[1] / 2  # the prompts are most of each sequence
+    on = out["completion_mask"].bool()
+    assert torch.allclose(compact[on], every_position[on], atol=1e-5)

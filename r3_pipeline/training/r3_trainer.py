@@ -27,6 +27,7 @@ from r3_pipeline.rollout.engines import Generation, Sampling
 from r3_pipeline.rollout.episodes import Episode
 from r3_pipeline.tasks.base import Message, Row, Task, Verdict
 from r3_pipeline.training.anchor import anchor_batch, attempt_span, token_kl
+from r3_pipeline.training.cpu_scoring import score_completion_tokens_only
 from r3_pipeline.training.r3_config import R3Config
 from r3_pipeline.training.vllm_colocate import colocated_vllm, rollout_engine
 
@@ -180,6 +181,7 @@ class R3Trainer(GRPOTrainer):
         prompts = [failure_prompt(task, row, attempt, processing_class) for row, attempt in failures]
         rows_by_prompt = {prompt_key(p): row for p, (row, _) in zip(prompts, failures)}
         dataset = Dataset.from_list([{"prompt": p} for p in prompts])
+        score_completion_tokens_only()  # on CPU TRL would score the prompt's positions too
         with colocated_vllm(self, args, model):  # with use_vllm: what TRL's colocated vLLM needs (CPU, LoRA)
             super().__init__(model=model, reward_funcs=[reflection_reward], args=args, train_dataset=dataset,
                              processing_class=processing_class, callbacks=callbacks, peft_config=args.peft_config(),

@@ -33,8 +33,11 @@ from r3_pipeline.training.vllm_colocate import close_colocated
 
 def r3_args(job: TrainJob) -> R3Config:
     cpu = not torch.cuda.is_available()
+    # TRL turns gradient checkpointing on to save GPU memory; on CPU memory is plentiful and recomputing the forward
+    # in the backward cost a quarter of an R3 step (docs/r3_results.md, "Step time"). A spec may turn it back on.
     defaults = dict(output_dir=str(TrainingOutputs(Path(job.output_dir)).checkpoints), report_to="none", logging_steps=1,
-                    save_strategy="steps", save_total_limit=2, use_cpu=cpu, bf16=not cpu, remove_unused_columns=False)
+                    save_strategy="steps", save_total_limit=2, use_cpu=cpu, bf16=not cpu, remove_unused_columns=False,
+                    gradient_checkpointing=not cpu)
     return R3Config(**{**defaults, **job.r3})
 
 
