@@ -211,8 +211,8 @@ def cmd_bench(args) -> int:
 
 def cmd_warm_start(args) -> int:
     from r3_pipeline.defs import default_specs_dir
-    from r3_pipeline.training.shipped_weights import regenerate, shipped_dir
     from r3_pipeline.spec import load_specs
+    from r3_pipeline.training.shipped_weights import regenerate, shipped_dir
 
     spec = next((s for s in load_specs(default_specs_dir()) if s.name == args.spec), None)
     if spec is None:

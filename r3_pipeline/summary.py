@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from r3_pipeline import tracking
-from r3_pipeline.tracking.runs import ui_base as tracking_ui
 from r3_pipeline.evaluation import comparison_rows, with_vanilla
 from r3_pipeline.layout import Layout, read_json, write_json
 from r3_pipeline.spec import Spec
@@ -62,7 +61,7 @@ def format_next_steps(summary: dict, r3: str = "r3") -> str:
     uri = summary["mlflow_tracking_uri"]
     steps = [("make ui", "Dagster UI at http://127.0.0.1:3000: assets, runs, checks, schedules, the inbox sensor"),
              (uri if uri.startswith(("http://", "https://")) else "make mlflow-ui",
-              f"MLflow UI at {tracking_ui()}: runs, metrics, registered models"),
+              f"MLflow UI at {tracking.ui_base()}: runs, metrics, registered models"),
              (f"{r3} report --spec {spec}", "this run as one HTML page: tables, reward curves, reflections"),
              (f"{r3} sql \"SELECT * FROM retry_success\"", "every trajectory is in DuckDB (views: assets/sql)"),
              ("make reproduce", f"R3 on a real model, SmolLM2-135M on Countdown: about {REPRODUCE_MINUTES} min on 2 cores")]

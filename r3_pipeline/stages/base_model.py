@@ -26,8 +26,8 @@ def build_base_model(spec: Spec, layout: Layout, start_from: str = "spec") -> di
     `champion`: the current MLflow champion of this spec, so a scheduled retraining improves on the best model so far.
     `origin` in the info says which, for the asset's metadata and the MLflow run."""
     from r3_pipeline.models.loading import fingerprint
-    from r3_pipeline.training.shipped_weights import load_shipped
     from r3_pipeline.models.sources import resolve_model
+    from r3_pipeline.training.shipped_weights import load_shipped
     from r3_pipeline.training.warm_start import adapt_pretrained, train_embedded_model
 
     out = paths(spec, layout)

@@ -9,7 +9,7 @@ machine the README's table comes from. They live in assets/models/<spec>/ with a
   shape and the warm-start settings. The base_model asset refuses weights whose recipe differs from the spec's (the
   spec changed: warm-start here with `model.shipped: ""`, or regenerate them);
 - `files`: the sha256 of every file, checked on every load (and by tests/test_shipped_weights.py);
-- `made_on` (CPU, torch, threads, seconds) and `command`, the one command that regenerates them, bit for bit on
+- `made_on` (CPU, torch, seconds) and `command`, the one command that regenerates them, bit for bit on
   the same kind of CPU: `r3 warm-start --spec <name>`.
 """
 
