@@ -8,6 +8,8 @@
     r3 summary                    print the last run's summary
     r3 compare --spec NAME        vanilla vs bare retry vs reflection vs trained, on the same held-out tasks
     r3 report --spec NAME [--out FILE]   the last run as one self-contained HTML page (tables, plots, reflections)
+    r3 warm-start --spec NAME [--out DIR]   warm-start the embedded default from scratch into its shipped folder
+                                  (assets/models/NAME), with the manifest base_model checks
     r3 headroom --spec NAME [--model base|trained|PATH] [--tasks N] [--samples K] [--temperature T]
                                   R3's gates on held-out tasks: is the model worth training, and do its sampled
                                   reflections hold better ones than its greedy reflection?
@@ -46,7 +48,7 @@ def cmd_run(args) -> int:
     from r3_pipeline.defs import default_specs_dir
     from r3_pipeline.defs.run import materialize_specs
     from r3_pipeline.spec import load_specs
-    from r3_pipeline.summary import build_summary, format_summary
+    from r3_pipeline.summary import build_summary, format_next_steps, format_summary
 
     layout = Layout()
     os.environ["R3_HOME"] = str(layout.home)
@@ -63,12 +65,24 @@ def cmd_run(args) -> int:
               file=sys.stderr, flush=True)
     with terminal(log_path, every_s=args.progress_every) as console:
         seconds, failed = materialize_specs(specs, console=console)
-    print(format_summary(build_summary(specs, layout, seconds)))
+    summary = build_summary(specs, layout, seconds)
+    print(format_summary(summary))
     if failed:
         where = f"the log {log_path} or `make ui`" if log_path else "`make ui`"
         print(f"failed: {', '.join(failed)}; see {where} for the logs", file=sys.stderr)
         return 1
+    print(format_next_steps(summary, _typed_command()))
     return 0
+
+
+def _typed_command() -> str:
+    """`r3` as the user can type it from here: the path of this executable relative to the current folder when it
+    lies below it (.venv/bin/r3 after `make run`), else `r3`."""
+    exe = Path(sys.argv[0]).resolve()
+    try:
+        return str(exe.relative_to(Path.cwd().resolve())) if exe.name == "r3" else "r3"
+    except ValueError:
+        return "r3"
 
 
 def cmd_sql(args) -> int:
@@ -195,6 +209,24 @@ def cmd_bench(args) -> int:
     return status
 
 
+def cmd_warm_start(args) -> int:
+    from r3_pipeline.defs import default_specs_dir
+    from r3_pipeline.spec import load_specs
+    from r3_pipeline.training.shipped_weights import regenerate, shipped_dir
+
+    spec = next((s for s in load_specs(default_specs_dir()) if s.name == args.spec), None)
+    if spec is None:
+        print(f"r3 warm-start: unknown spec {args.spec!r}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else shipped_dir(spec.model.shipped or f"assets/models/{spec.name}")
+    manifest, same = regenerate(spec, out)
+    print(f"{out}: {manifest['warm_start'].get('steps')} steps in {manifest['made_on']['seconds']} s on "
+          f"{manifest['made_on']['cpu']}, model.safetensors sha256 {manifest['files']['model.safetensors']}")
+    if same is not None:
+        print("bit for bit the weights shipped there before" if same else "differs from the weights shipped there before")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from r3_pipeline.registry_cli import add_registry_parsers
     from r3_pipeline.verify_cli import add_verify_parser
@@ -234,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--engine", default="auto", help="auto (default), vllm or transformers")
     p.set_defaults(func=cmd_headroom)
     add_registry_parsers(sub)
+    p = sub.add_parser("warm-start", help="warm-start the embedded default from scratch into its shipped weights folder")
+    p.add_argument("--spec", required=True, help="spec name (its model must be the embedded default)")
+    p.add_argument("--out", help="folder to write (default: the spec's model.shipped, else assets/models/NAME)")
+    p.set_defaults(func=cmd_warm_start)
     p = sub.add_parser("bench", help="benchmarks that print tables of figures against their peers and targets")
     p.add_argument("name", choices=[*BENCHMARKS, "all"], help="hostile: verifiers on the adversarial corpus; "
                    "verifiers: ours vs sympy vs eval; store: 1M-row ingest and queries; train-step: R3 vs GRPO; "

@@ -160,6 +160,9 @@ def parse_spec(data: Any, where: str = "spec") -> Spec:
 
     if spec.model.source == "embedded" and (spec.model.gguf_file or spec.model.adapt):
         raise SpecError(f"{where}.model: gguf_file and adapt apply to pretrained sources, not the embedded default")
+    if spec.model.shipped and spec.model.source != "embedded":
+        raise SpecError(f"{where}.model.shipped: shipped warm-started weights are for the embedded default; a "
+                        f"pretrained source ({spec.model.source!r}) is adapted with model.adapt")
     if spec.task.name not in TASKS:
         raise SpecError(f"{where}.task.name: unknown task {spec.task.name!r}; known: {', '.join(TASKS)}")
     _check_task_config(spec, where)

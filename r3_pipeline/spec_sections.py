@@ -37,6 +37,10 @@ class ModelSpec:
         "Pretrained sources: fine-tune on the warm start's conversations first (train rows only, never held-out "
         "ones), for a model that cannot produce the task's answer format at all. The embedded default is always "
         "warm-started.")})
+    shipped: str = field(default="", metadata={"help": (
+        "The embedded default only: a folder of warm-started weights shipped with the project (assets/models/<spec>, "
+        "made by `r3 warm-start --spec NAME`), loaded instead of warm-starting here once their hashes and recipe (task, "
+        "shape, warm start) match the spec. '' warm-starts here: the full warm start.")})
     embedded: EmbeddedModelConfig = field(default_factory=EmbeddedModelConfig, metadata={"help": "Embedded model shape."})
     warm_start: WarmStartConfig = field(default_factory=WarmStartConfig, metadata={
         "help": "Warm start of the embedded model, and of a pretrained one with `adapt`."})

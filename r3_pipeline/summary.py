@@ -45,8 +45,25 @@ def format_summary(summary: dict) -> str:
             lines.append(f"mlflow run: {reg['mlflow_run_id']}")
         if s["seconds_per_asset"]:
             lines.append("seconds per asset: " + ", ".join(f"{k} {v:.0f}" for k, v in s["seconds_per_asset"].items()))
-    lines.append(f"\ntrajectories: {summary['trajectories']} (query: r3 sql \"SELECT * FROM retry_success\")")
-    uri = summary["mlflow_tracking_uri"]
-    lines.append(f"mlflow: {uri} (UI: {uri if uri.startswith(('http://', 'https://')) else 'make mlflow-ui'})")
-    lines.append(f"summary json: {summary['home']}/summary.json")
+    lines.append(f"\ntrajectories: {summary['trajectories']}; mlflow: {summary['mlflow_tracking_uri']}; "
+                 f"summary json: {summary['home']}/summary.json")
     return "\n".join(lines)
+
+
+# `make reproduce` on a fresh clone, install included (docs/r3_results.md, section 0, "make reproduce").
+REPRODUCE_MINUTES = 52
+
+
+def format_next_steps(summary: dict, r3: str = "r3") -> str:
+    """What to do after a run, one line each: the two UIs, the report, one SQL query, the real-model demonstration.
+    `r3`: the command as the user can type it here (e.g. .venv/bin/r3)."""
+    spec = next(iter(summary["specs"]), "NAME")
+    uri = summary["mlflow_tracking_uri"]
+    steps = [("make ui", "Dagster UI at http://127.0.0.1:3000: assets, runs, checks, schedules, the inbox sensor"),
+             (uri if uri.startswith(("http://", "https://")) else "make mlflow-ui",
+              f"MLflow UI at {tracking.ui_base()}: runs, metrics, registered models"),
+             (f"{r3} report --spec {spec}", "this run as one HTML page: tables, reward curves, reflections"),
+             (f"{r3} sql \"SELECT * FROM retry_success\"", "every trajectory is in DuckDB (views: assets/sql)"),
+             ("make reproduce", f"R3 on a real model, SmolLM2-135M on Countdown: about {REPRODUCE_MINUTES} min on 2 cores")]
+    width = max(len(cmd) for cmd, _ in steps)
+    return "\n".join(["", "Next:", *(f"  {cmd:<{width}}  # {what}" for cmd, what in steps)])

@@ -60,7 +60,16 @@ def test_terminal_shows_each_asset_and_progress_and_no_dagster_debug(micro_run):
     assert log, err
     text = open(log[1]).read()
     assert "DEBUG" in text and "STEP_START" in text  # Dagster's own stream went to the file
-    assert "== micro (countdown, 24 held-out tasks" in micro_run["stdout"]  # the summary, as before
+    out = micro_run["stdout"]
+    assert "== micro (countdown, 24 held-out tasks" in out  # the summary, as before
+    # then what to do next, last: the UIs, the report and a query of this run, the real-model demonstration
+    nxt = out[out.index("\nNext:\n"):].splitlines()[2:]
+    commands = [line.split("  #")[0].strip() for line in nxt]
+    r3 = commands[2].removesuffix(" report --spec micro")
+    assert r3 in ("r3", ".venv/bin/r3"), commands
+    assert commands == ["make ui", "make mlflow-ui", f"{r3} report --spec micro", f'{r3} sql "SELECT * FROM retry_success"',
+                        "make reproduce"]
+    assert f"MLflow UI at {micro_run['mlflow_ui']}" in nxt[1] and re.search(r"about \d+ min on 2 cores", nxt[4])
 
 
 def test_run_is_filed_under_its_job_with_progress_in_the_event_log(instance, run):

@@ -113,6 +113,7 @@ def spec_definitions(spec: Spec) -> dict:
             info = stages.build_base_model(spec, r3.layout, config.start_from.value)
         summary = (f"{info['model_id']}: warm start {info['steps']} steps, final loss {info['final_loss']:.3f}"
                    if "steps" in info and "final_loss" in info else str(info["model_id"]))
+        summary += f" ({info['origin']})" if info.get("origin") else ""
         return MaterializeResult(metadata={**{k: v for k, v in info.items() if isinstance(v, (int, float, str))},
                                            "summary": summary})
 

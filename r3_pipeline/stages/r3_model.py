@@ -42,7 +42,9 @@ def training_job(spec: Spec, layout: Layout, run_id: str) -> TrainJob:
         mlflow_run_id = previous["run_id"]
     else:
         mlflow_run_id = tracking.start_run(experiment, f"{spec.name}-{run_id[:8]}",
-                                           {"spec": spec.name, "dagster_run_id": run_id, "task": spec.task.name})
+                                           {"spec": spec.name, "dagster_run_id": run_id, "task": spec.task.name,
+                                            "base_model": base["model_id"],
+                                            "base_model_origin": base.get("origin", "")})
         write_json(out.mlflow_run, {"run_id": mlflow_run_id, "settings": settings})
         out.result.unlink(missing_ok=True)
         _clear_checkpoints(out.checkpoints)
