@@ -115,7 +115,7 @@ def load_shipped(spec, dest: Path) -> dict:
     manifest = check_shipped(spec, folder)
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(folder, dest, ignore=shutil.ignore_patterns(MANIFEST))
-    return {"origin": f"shipped: {spec.model.shipped}, made on {manifest['made_on']['cpu']}",
+    return {"origin": f"shipped: {spec.model.shipped}", "made_on": manifest["made_on"]["cpu"],
             "shipped_sha256": manifest["files"].get("model.safetensors", ""),
             "regenerate": manifest["command"], **manifest["warm_start"]}
 
