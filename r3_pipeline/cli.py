@@ -141,16 +141,12 @@ def cmd_report(args) -> int:
 
 def cmd_headroom(args) -> int:
     from r3_pipeline import stages
-    from r3_pipeline.defs import default_specs_dir
     from r3_pipeline.headroom import HeadroomConfig, headroom_table, measure_headroom
     from r3_pipeline.layout import write_json
     from r3_pipeline.pass_rates import R3_SAMPLING_DEFAULTS
-    from r3_pipeline.spec import load_specs
 
     layout = Layout()
-    spec = {s.name: s for s in load_specs(default_specs_dir())}.get(args.spec)
-    if spec is None:
-        raise ValueError(f"unknown spec {args.spec!r}")
+    spec = _named_spec(args.spec)
     if args.model == "base":
         path = stages.base_model_info(spec, layout)["path"]
     elif args.model == "trained":
@@ -209,15 +205,21 @@ def cmd_bench(args) -> int:
     return status
 
 
-def cmd_warm_start(args) -> int:
+def _named_spec(name: str):
+    """The spec called `name` in the specs folder ($R3_SPECS_DIR or assets/specs); ValueError when there is none."""
     from r3_pipeline.defs import default_specs_dir
     from r3_pipeline.spec import load_specs
+
+    spec = {s.name: s for s in load_specs(default_specs_dir())}.get(name)
+    if spec is None:
+        raise ValueError(f"unknown spec {name!r}")
+    return spec
+
+
+def cmd_warm_start(args) -> int:
     from r3_pipeline.training.shipped_weights import regenerate, shipped_dir
 
-    spec = next((s for s in load_specs(default_specs_dir()) if s.name == args.spec), None)
-    if spec is None:
-        print(f"r3 warm-start: unknown spec {args.spec!r}", file=sys.stderr)
-        return 2
+    spec = _named_spec(args.spec)
     out = Path(args.out) if args.out else shipped_dir(spec.model.shipped or f"assets/models/{spec.name}")
     manifest, same = regenerate(spec, out)
     print(f"{out}: {manifest['warm_start'].get('steps')} steps in {manifest['made_on']['seconds']} s on "

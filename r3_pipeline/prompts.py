@@ -19,13 +19,18 @@ REQUIRED_KEYS = ("attempt", "reflection", "retry")
 DEFAULT_BARE_RETRY = "That is not correct. Try again."
 
 
+def asset_path(path: str | Path) -> Path:
+    """A path a spec names (assets/prompts/..., assets/models/...): as given when absolute or present from here, else
+    relative to the repository root, which in an installed wheel is the package holding assets/."""
+    file = Path(path)
+    return file if file.is_absolute() or file.exists() else ASSETS_DIR.parent / file
+
+
 @lru_cache(maxsize=None)
 def load_prompts(task_name: str, path: str | None = None) -> dict[str, str]:
     """Prompt templates for a task: keys `attempt`, `reflection`, `retry`, and `bare_retry` (the control's retry
     request, DEFAULT_BARE_RETRY when the file has none); more are allowed."""
-    file = Path(path) if path else ASSETS_DIR / "prompts" / f"{task_name}.yaml"
-    if not file.is_absolute() and not file.exists():
-        file = ASSETS_DIR.parent / file  # relative paths in specs are relative to the repository root
+    file = asset_path(path) if path else ASSETS_DIR / "prompts" / f"{task_name}.yaml"
     data = yaml.safe_load(file.read_text())
     missing = [k for k in REQUIRED_KEYS if not isinstance(data, dict) or not isinstance(data.get(k), str)]
     if missing:

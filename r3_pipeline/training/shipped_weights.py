@@ -22,7 +22,7 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from r3_pipeline.prompts import ASSETS_DIR
+from r3_pipeline.prompts import asset_path
 
 MANIFEST = "shipped.json"
 
@@ -32,10 +32,8 @@ class ShippedWeightsError(ValueError):
 
 
 def shipped_dir(path: str) -> Path:
-    """A spec's `model.shipped` folder: relative paths are relative to the repository root (assets/models/...), as
-    prompt files are; in an installed wheel assets/ sits inside the package."""
-    folder = Path(path)
-    return folder if folder.is_absolute() or folder.exists() else ASSETS_DIR.parent / folder
+    """A spec's `model.shipped` folder, found as prompt files are (relative to the repository root)."""
+    return asset_path(path)
 
 
 def recipe(spec) -> dict:
@@ -95,18 +93,21 @@ def read_manifest(folder: Path) -> dict:
 def check_shipped(spec, folder: Path) -> dict:
     """The manifest of `folder` once its files match their hashes and its recipe is the spec's; else a clear error."""
     manifest = read_manifest(folder)
-    if manifest["recipe"] != recipe(spec):
-        mine, theirs = recipe(spec), manifest["recipe"]
-        changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    changed = _differing(recipe(spec), manifest["recipe"])
+    if changed:
         raise ShippedWeightsError(
             f"spec {spec.name}: the shipped weights in {folder} were made from another {', '.join(changed)} than the "
             f"spec's. Warm-start here with model.shipped: '' or regenerate them with `r3 warm-start --spec {spec.name}`")
-    found = file_hashes(folder)
-    if found != manifest["files"]:
-        bad = sorted(k for k in set(found) | set(manifest["files"]) if found.get(k) != manifest["files"].get(k))
+    bad = _differing(file_hashes(folder), manifest["files"])
+    if bad:
         raise ShippedWeightsError(f"spec {spec.name}: shipped weights in {folder} differ from their manifest's hashes "
                                   f"({', '.join(bad)}): reinstall, or regenerate with `r3 warm-start --spec {spec.name}`")
     return manifest
+
+
+def _differing(a: dict, b: dict) -> list[str]:
+    """The keys whose values differ between `a` and `b` (present in one only included), sorted."""
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
 
 def load_shipped(spec, dest: Path) -> dict:
