@@ -108,7 +108,7 @@ def test_the_wheel_holds_every_package_and_every_asset():
     setuptools = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
     packages = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
     assert set(setuptools["packages"]) == packages | {"r3_pipeline.assets"}
-    assert "package-dir" not in setuptools  # r3_pipeline/assets is assets/ itself (a link): no mapped folders
+    assert setuptools["package-dir"] == {"": "."}  # r3_pipeline/assets is assets/ itself (a link): no mapped folders
     assets = PACKAGE.parent / "assets"
     assert (PACKAGE / "assets").resolve() == assets.resolve()
     shipped = {p for pattern in setuptools["package-data"]["r3_pipeline.assets"] for p in assets.glob(pattern)}
