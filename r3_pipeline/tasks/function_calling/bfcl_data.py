@@ -26,6 +26,8 @@ a function that is not offered), conflicting_fields:ground_truth (in the row and
 equal), duplicate_answer (two answer rows for one id), duplicate_id:<id>, unsatisfiable:<reason> (the
 reference call fails BFCL's own rules), bad_json:row; answer rows: bad_answer_row (no usable id) and
 unmatched_answer (no question row has its id).
+
+The same files straight from the bfcl-eval wheel: bfcl_package.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ class FunctionCallingConfig:
     source: str = field(default=SYNTHETIC, metadata={
         "help": "'synthetic' for generated rows, else a local .json/.jsonl/.parquet file or a hub dataset id "
                 "(e.g. Salesforce/xlam-function-calling-60k) in the xLAM format, or a BFCL question file "
-                "(e.g. BFCL_v4_simple_python.json, with answers_path)."})
+                "(e.g. BFCL_v4_simple_python.json, with answers_path), or 'bfcl:' and BFCL categories read from the "
+                "installed bfcl-eval package (e.g. 'bfcl:simple_python,multiple,irrelevance')."})
     answers_path: str | None = field(default=None, metadata={
         "help": "BFCL possible_answer file (JSON lines) for BFCL question rows in source / train_path / test_path, "
                 "joined by id; rows may instead carry their own ground_truth."})
@@ -82,6 +83,8 @@ def _config_problem(cfg: FunctionCallingConfig) -> str | None:
         return f"reflection_hint must be 'words' or 'calls', got {cfg.reflection_hint!r}"
     if not isinstance(cfg.split, str) or not isinstance(cfg.native_tools, bool):
         return "split must be a string and native_tools a bool"
+    if cfg.source.startswith("bfcl:") and (cfg.answers_path is not None or cfg.train_path is not None):
+        return "a 'bfcl:' source brings its own answers and splits: leave answers_path and train_path unset"
     if cfg.holdout_tools and (cfg.source != SYNTHETIC or cfg.train_path is not None):
         return "holdout_tools applies to synthetic data only"
     return None

@@ -22,6 +22,7 @@ from typing import Any
 from r3_pipeline.prompts import PromptTexts, load_prompts
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
 from r3_pipeline.tasks.function_calling.bfcl_data import Answers, is_bfcl_row, read_bfcl_row, validate_bfcl_rows
+from r3_pipeline.tasks.function_calling.bfcl_package import BFCL_SOURCE, load_bfcl_package
 from r3_pipeline.tasks.function_calling.bfcl_tools import bfcl_json_schema
 from r3_pipeline.tasks.function_calling.bfcl_verify import verify_bfcl
 from r3_pipeline.tasks.function_calling.config import SYNTHETIC, FunctionCallingConfig
@@ -62,8 +63,14 @@ class FunctionCallingTask(PromptTexts):
             return self._user_splits()
         if cfg.source == SYNTHETIC:
             return self._synthetic_splits()
-        answers = Answers.load(cfg.answers_path)
-        good, rejected = validate_rows(load_xlam(cfg.source, cfg.split), answers)
+        if cfg.source.startswith(BFCL_SOURCE):
+            raw_rows, answers = load_bfcl_package(cfg.source)
+            # The files come one category after another: shuffled, so that the rows a model is adapted on, the
+            # rows mined after them and a capped test split each mix every category.
+            random.Random(cfg.seed).shuffle(raw_rows)
+        else:
+            raw_rows, answers = load_xlam(cfg.source, cfg.split), Answers.load(cfg.answers_path)
+        good, rejected = validate_rows(raw_rows, answers)
         train, test = split_rows(good, cfg.test_fraction, cfg.seed)
         return _finish(train, test, rejected + answers.unmatched(), cfg)
 
