@@ -212,3 +212,38 @@ def test_the_same_seed_gives_the_same_model_whatever_the_machine_runs(task_rows,
         torch.set_num_threads(before)
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_a_batch_over_the_logit_budget_goes_through_in_slices_with_the_same_loss_and_gradient(task_rows):
+    """Long prompts (BFCL's tool lists) with a 49k vocabulary put a batch's logits past memory: `backward` splits
+    such a batch and weights each slice by its labelled tokens, which must give the full batch's mean loss and
+    gradient; a batch within the budget takes one pass."""
+    import torch
+
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from r3_pipeline.training.warm_start import backward
+
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(Qwen2Config(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                         num_key_value_heads=1, intermediate_size=64))
+    rng = __import__("random").Random(0)
+    batch = []
+    for n in (9, 23, 14, 31, 5):  # conversations of different lengths, labels on their last tokens only
+        ids = [rng.randrange(3, 300) for _ in range(n)]
+        batch.append((ids, [-100] * (n // 2) + ids[n // 2 :]))
+    batch.append(([7, 8, 9], [-100, -100, -100]))  # a conversation with nothing trained
+
+    def run(budget):
+        model.zero_grad(set_to_none=True)
+        loss = backward(model, batch, pad_id=0, bf16=False, logit_budget=budget)
+        return loss, [p.grad.clone() for p in model.parameters()]
+
+    whole_loss, whole_grads = run(10**9)
+    sliced_loss, sliced_grads = run(31 * 300 * 2)  # two conversations of the longest width per slice
+    one_by_one_loss, one_by_one_grads = run(1)
+    for loss, grads in ((sliced_loss, sliced_grads), (one_by_one_loss, one_by_one_grads)):
+        assert abs(loss - whole_loss) < 1e-5 * abs(whole_loss)
+        for g, w in zip(grads, whole_grads):
+            torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-7)
+    assert whole_loss > 0 and all(g.abs().sum() > 0 for g in whole_grads[:1])

@@ -199,22 +199,16 @@ def _sft_steps(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], 
             order = _length_bucketed(examples, cfg.batch_size, rng)
             batches = [[examples[i] for i in order[j : j + cfg.batch_size]] for j in range(0, len(order), cfg.batch_size)]
         batch = batches.pop(0)
-        width = max(len(ids) for ids, _ in batch)
-        input_ids = torch.tensor([ids + [pad_id] * (width - len(ids)) for ids, _ in batch])
-        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
-        attention = (torch.arange(width)[None, :] < torch.tensor([len(ids) for ids, _ in batch])[:, None]).long()
         if step == 20 and budget_s < math.inf:
             est_steps = min(cfg.max_steps, int(budget_s / ((time.monotonic() - start) / 20)))
         lr = cfg.learning_rate * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(est_steps, 1))))
         for group in opt.param_groups:
             group["lr"] = max(lr, cfg.learning_rate * 0.05)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
-        loss.backward()
+        loss = backward(model, batch, pad_id, cfg.bf16)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(loss)
         step += 1
         recent = losses[-20:]
         progress.update(step, loss=sum(recent) / len(recent))
@@ -222,6 +216,42 @@ def _sft_steps(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], 
     model.eval()
     return {"steps": step, "epochs": epochs, "seconds": round(time.monotonic() - start, 1),
             "final_loss": sum(tail) / len(tail)}
+
+
+# Logits of one forward, in elements (conversations x tokens x vocabulary): 2**29 is 2 GiB in float32, of which the
+# loss holds several copies. SmolLM2's 49,152-token vocabulary reaches it at 8 conversations of 1,365 tokens.
+LOGIT_BUDGET = 2**29
+
+
+def backward(model, batch: list[tuple[list[int], list[int]]], pad_id: int, bf16: bool,
+             logit_budget: int = LOGIT_BUDGET) -> float:
+    """Forward and backward of one batch of (input ids, labels); returns the loss, the mean over its labelled
+    tokens. A batch whose logits would pass `logit_budget` (long prompts, as BFCL's tool lists make them) goes
+    through in slices, each loss weighted by its share of the labelled tokens: the same gradient in bounded
+    memory. A batch within the budget takes the single pass it always took, so warm starts stay bit for bit."""
+    vocab = model.get_output_embeddings().weight.shape[0]
+    width = max(len(ids) for ids, _ in batch)
+    per_slice = max(1, logit_budget // (width * vocab))
+    slices = [batch[i : i + per_slice] for i in range(0, len(batch), per_slice)]
+    labelled = [sum(x != -100 for x in lab[1:]) for _, lab in batch]
+    total = sum(labelled)
+    loss_sum, done = 0.0, 0
+    for part in slices:
+        share = sum(labelled[done : done + len(part)]) / total
+        done += len(part)
+        if share == 0:  # nothing trained in this slice (its mean loss would be 0/0)
+            continue
+        width = max(len(ids) for ids, _ in part)
+        input_ids = torch.tensor([ids + [pad_id] * (width - len(ids)) for ids, _ in part])
+        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in part])
+        attention = (torch.arange(width)[None, :] < torch.tensor([len(ids) for ids, _ in part])[:, None]).long()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        if len(slices) > 1:
+            loss = loss * share
+        loss.backward()
+        loss_sum += loss.item()
+    return loss_sum
 
 
 def _length_bucketed(examples, batch_size: int, rng: random.Random) -> list[int]:
