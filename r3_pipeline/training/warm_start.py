@@ -218,9 +218,10 @@ def _sft_steps(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], 
             "final_loss": sum(tail) / len(tail)}
 
 
-# Logits of one forward, in elements (conversations x tokens x vocabulary): 2**29 is 2 GiB in float32, of which the
-# loss holds several copies. SmolLM2's 49,152-token vocabulary reaches it at 8 conversations of 1,365 tokens.
-LOGIT_BUDGET = 2**29
+# Logits of one forward, in elements (conversations x tokens x vocabulary), a proxy for its memory: activations and
+# the loss's float32 copies of the logits grow with the tokens too. At 2**28 SmolLM2 (49,152-token vocabulary) takes
+# at most 5,461 tokens a pass, about 11 GB; its Countdown batches (8 x about 300 tokens) stay in one pass.
+LOGIT_BUDGET = 2**28
 
 
 def backward(model, batch: list[tuple[list[int], list[int]]], pad_id: int, bf16: bool,
