@@ -3,6 +3,7 @@ carry out what its reflection proposed."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
@@ -227,7 +228,7 @@ def test_a_batch_over_the_logit_budget_goes_through_in_slices_with_the_same_loss
     torch.manual_seed(0)
     model = Qwen2ForCausalLM(Qwen2Config(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                          num_key_value_heads=1, intermediate_size=64))
-    rng = __import__("random").Random(0)
+    rng = random.Random(0)
     batch = []
     for n in (9, 23, 14, 31, 5):  # conversations of different lengths, labels on their last tokens only
         ids = [rng.randrange(3, 300) for _ in range(n)]

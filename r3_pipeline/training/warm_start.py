@@ -231,28 +231,31 @@ def backward(model, batch: list[tuple[list[int], list[int]]], pad_id: int, bf16:
     through in slices, each loss weighted by its share of the labelled tokens: the same gradient in bounded
     memory. A batch within the budget takes the single pass it always took, so warm starts stay bit for bit."""
     vocab = model.get_output_embeddings().weight.shape[0]
-    width = max(len(ids) for ids, _ in batch)
-    per_slice = max(1, logit_budget // (width * vocab))
-    slices = [batch[i : i + per_slice] for i in range(0, len(batch), per_slice)]
+    per_slice = max(1, logit_budget // (max(len(ids) for ids, _ in batch) * vocab))
+    if per_slice >= len(batch):
+        return _pass(model, batch, pad_id, bf16)
     labelled = [sum(x != -100 for x in lab[1:]) for _, lab in batch]
     total = sum(labelled)
-    loss_sum, done = 0.0, 0
-    for part in slices:
-        share = sum(labelled[done : done + len(part)]) / total
-        done += len(part)
-        if share == 0:  # nothing trained in this slice (its mean loss would be 0/0)
-            continue
-        width = max(len(ids) for ids, _ in part)
-        input_ids = torch.tensor([ids + [pad_id] * (width - len(ids)) for ids, _ in part])
-        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in part])
-        attention = (torch.arange(width)[None, :] < torch.tensor([len(ids) for ids, _ in part])[:, None]).long()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
-        if len(slices) > 1:
-            loss = loss * share
-        loss.backward()
-        loss_sum += loss.item()
-    return loss_sum
+    loss = 0.0
+    for i in range(0, len(batch), per_slice):
+        share = sum(labelled[i : i + per_slice]) / total
+        if share:  # a slice with nothing trained has no mean loss (0/0) and no gradient
+            loss += _pass(model, batch[i : i + per_slice], pad_id, bf16, share)
+    return loss
+
+
+def _pass(model, part: list[tuple[list[int], list[int]]], pad_id: int, bf16: bool, weight: float = 1.0) -> float:
+    """One padded forward and backward of `part`, its mean loss scaled by `weight` (1: untouched); returns it."""
+    width = max(len(ids) for ids, _ in part)
+    input_ids = torch.tensor([ids + [pad_id] * (width - len(ids)) for ids, _ in part])
+    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in part])
+    attention = (torch.arange(width)[None, :] < torch.tensor([len(ids) for ids, _ in part])[:, None]).long()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+    if weight != 1.0:
+        loss = loss * weight
+    loss.backward()
+    return loss.item()
 
 
 def _length_bucketed(examples, batch_size: int, rng: random.Random) -> list[int]:

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 
 from r3_pipeline.tasks.function_calling.bfcl_data import IRRELEVANCE, Answers
+from r3_pipeline.tasks.function_calling.config import BFCL_SOURCE
 from r3_pipeline.tasks.function_calling.data import load_xlam
 
-BFCL_SOURCE = "bfcl:"
 PACKAGE_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple",
                       "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance")
 

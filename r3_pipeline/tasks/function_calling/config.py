@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SYNTHETIC = "synthetic"
+BFCL_SOURCE = "bfcl:"  # a source naming BFCL categories of the bfcl-eval wheel (bfcl_package)
 
 
 @dataclass
@@ -83,7 +84,7 @@ def _config_problem(cfg: FunctionCallingConfig) -> str | None:
         return f"reflection_hint must be 'words' or 'calls', got {cfg.reflection_hint!r}"
     if not isinstance(cfg.split, str) or not isinstance(cfg.native_tools, bool):
         return "split must be a string and native_tools a bool"
-    if cfg.source.startswith("bfcl:") and (cfg.answers_path is not None or cfg.train_path is not None):
+    if cfg.source.startswith(BFCL_SOURCE) and (cfg.answers_path is not None or cfg.train_path is not None):
         return "a 'bfcl:' source brings its own answers and splits: leave answers_path and train_path unset"
     if cfg.holdout_tools and (cfg.source != SYNTHETIC or cfg.train_path is not None):
         return "holdout_tools applies to synthetic data only"

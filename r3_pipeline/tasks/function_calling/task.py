@@ -22,10 +22,10 @@ from typing import Any
 from r3_pipeline.prompts import PromptTexts, load_prompts
 from r3_pipeline.tasks.base import Message, Row, Splits, Verdict
 from r3_pipeline.tasks.function_calling.bfcl_data import Answers, is_bfcl_row, read_bfcl_row, validate_bfcl_rows
-from r3_pipeline.tasks.function_calling.bfcl_package import BFCL_SOURCE, load_bfcl_package
+from r3_pipeline.tasks.function_calling.bfcl_package import load_bfcl_package
 from r3_pipeline.tasks.function_calling.bfcl_tools import bfcl_json_schema
 from r3_pipeline.tasks.function_calling.bfcl_verify import verify_bfcl
-from r3_pipeline.tasks.function_calling.config import SYNTHETIC, FunctionCallingConfig
+from r3_pipeline.tasks.function_calling.config import BFCL_SOURCE, SYNTHETIC, FunctionCallingConfig
 from r3_pipeline.tasks.function_calling.corrupt import corrupt_calls
 from r3_pipeline.tasks.function_calling.data import (
     MAX_FIELD_CHARS,
