@@ -118,7 +118,8 @@ class EvaluationSpec:
         "help": "Weights' dtype in the engine of mining and evaluation: 'auto' (the checkpoint's) or 'bfloat16', "
                 "about 2.2x the tokens/s of float32 for SmolLM2 in vLLM on a CPU with AVX512-BF16 (7.6 s against "
                 "17.0 s for 128 Countdown attempts, 2 cores). Greedy outputs differ slightly from float32's; "
-                "vanilla and trained models are always compared at the same dtype."})
+                "vanilla and trained models are always compared at the same dtype. Where bfloat16 is not native "
+                "(AVX2-only CPUs: 4.7x slower than float32) float32 runs instead, with a warning."})
     chunk_tasks: int = field(default=250, metadata={"help": "Tasks per stored chunk: an interrupted run resumes "
                                                             "after the last finished chunk."})
     bare_retry: bool = field(default=True, metadata={"help": "Also evaluate the base model retrying after a bare "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from r3_pipeline.precision import engine_dtype
 from r3_pipeline.rollout.sampling import GenerationLimits
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ def make_engine(kind: str, model_path: str | Path, batch_size: int = 64, limits:
     if kind not in ENGINES:
         raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
     limits = limits or GenerationLimits()
+    dtype = engine_dtype(dtype)
     if kind in ("auto", "vllm"):
         from r3_pipeline.rollout.vllm_engine import vllm_available
 

@@ -19,6 +19,7 @@ import torch
 from r3_pipeline import tracking
 from r3_pipeline.layout import TrainingOutputs, read_jsonl, write_json
 from r3_pipeline.models.loading import load_model
+from r3_pipeline.precision import use_bf16
 from r3_pipeline.store import TrajectoryStore, episode_id
 from r3_pipeline.tasks import make_task
 from r3_pipeline.training.checkpoints import CheckpointManifest, discard_incomplete, last_complete_checkpoint
@@ -38,7 +39,9 @@ def r3_args(job: TrainJob) -> R3Config:
     defaults = dict(output_dir=str(TrainingOutputs(Path(job.output_dir)).checkpoints), report_to="none", logging_steps=1,
                     save_strategy="steps", save_total_limit=2, use_cpu=cpu, bf16=not cpu, remove_unused_columns=False,
                     gradient_checkpointing=not cpu)
-    return R3Config(**{**defaults, **job.r3})
+    args = {**defaults, **job.r3}
+    args["bf16"] = use_bf16(args["bf16"], "R3 training")
+    return R3Config(**args)
 
 
 def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):

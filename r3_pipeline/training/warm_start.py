@@ -28,6 +28,7 @@ import torch
 from r3_pipeline.models.embedded import EmbeddedModelConfig, build_embedded_model
 from r3_pipeline.models.loading import save_model
 from r3_pipeline.models.tokenizer import train_tokenizer
+from r3_pipeline.precision import use_bf16
 from r3_pipeline.progress import Progress
 from r3_pipeline.rollout.conversation import reflection_conversation, retry_conversation
 from r3_pipeline.tasks.base import Message, Row, Task
@@ -176,8 +177,9 @@ def warm_start(model, tokenizer, task: Task, rows: list[Row], cfg: WarmStartConf
 def _sft(model, pad_id: int, epoch: Callable[[int], list[tuple[list[int], list[int]]]], cfg: WarmStartConfig) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
+    cfg = replace(cfg, bf16=use_bf16(cfg.bf16, "warm start"))
     try:
-        return _sft_steps(model, pad_id, epoch, cfg)
+        return {**_sft_steps(model, pad_id, epoch, cfg), "bf16": cfg.bf16}
     finally:
         torch.set_num_threads(threads)
 

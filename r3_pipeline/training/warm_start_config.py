@@ -45,7 +45,8 @@ class WarmStartConfig:
     bf16: bool = field(default=False, metadata={"help": (
         "Autocast matmuls to bfloat16 (weights and optimizer stay float32). On a CPU with AVX512-BF16 a SmolLM2-135M "
         "step ran about 2x faster (4.6 s against 9.4 s for 8 x 160 tokens, 2 cores); the embedded default is too "
-        "small to gain.")})
+        "small to gain. Only where bfloat16 is native: elsewhere (AVX2-only CPUs) float32 runs, with a warning "
+        "(r3_pipeline/precision.py).")})
     batch_size: int = field(default=32, metadata={"help": "Conversations per optimizer step."})
     learning_rate: float = field(default=3e-3, metadata={"help": "Peak AdamW learning rate (cosine decay over the step estimate)."})
     seed: int = field(default=0, metadata={"help": "Seed for conversation sampling and batching."})
