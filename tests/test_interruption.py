@@ -75,7 +75,11 @@ def _check_resumed_without_duplicates(store, stage, before: dict[str, int], expe
 
 
 def test_killed_mining_resumes_and_readers_never_see_partial_data(env):
+    """Killed and materialized again from `tasks` on, as `r3 run` does: the base model warm-started here is kept
+    (a new one would change the model id the stored chunks belong to, and mining would start over)."""
     store = TrajectoryStore(Layout(env["home"]).store_root)
+    base = Layout(env["home"]).spec("kill").base_model_info
+    model_id = read_json(base)["model_id"]
     total_chunks, per_chunk = 12 // 2, 2 * 2  # tasks / chunk_tasks; tasks x samples per chunk
     seen: list[int] = []
 
@@ -85,13 +89,14 @@ def test_killed_mining_resumes_and_readers_never_see_partial_data(env):
         assert n % per_chunk == 0, f"saw a partial chunk: {n} rows"
         seen.append(n)
 
-    proc = _start(env, "baseline")
+    proc = _start(env, "tasks", "base_model", "baseline")
     kill_when(proc, lambda: len(stored_chunks(store, "kill", "mining")) >= 2, on_poll=query)
     before = stored_chunks(store, "kill", "mining")
     assert 2 <= len(before) < total_chunks, "the kill should land mid-way"
     assert max(seen) <= len(before) * per_chunk
 
-    _materialize(env, "baseline")
+    _materialize(env, "tasks", "base_model", "baseline")
+    assert read_json(base)["model_id"] == model_id and read_json(base)["reused"]
     _check_resumed_without_duplicates(store, "mining", before, 12 * 2)
     failures = Layout(env["home"]).spec("kill").failure_set.read_text().splitlines()
     failed_tasks = store.sql("SELECT count(DISTINCT task_id) FROM episodes WHERE spec='kill' AND stage='mining' "

@@ -24,6 +24,9 @@ class BaseModelConfig(Config):
     start_from: StartFrom = Field(default=StartFrom.spec, description="'spec': the spec's model (embedded default is "
                                   "built and warm-started); 'champion': the current MLflow champion, as scheduled "
                                   "retraining does.")
+    rebuild: bool = Field(default=False, description="Train the warm start or adaptation again even when the last "
+                          "one had the same recipe (task, model section, train rows, source model) and its weights "
+                          "are unchanged; by default that model is kept, with its id, stored episodes and checkpoints.")
 
 
 class MiningConfig(Config):

@@ -110,10 +110,11 @@ def spec_definitions(spec: Spec) -> dict:
            description="The vanilla model R3 starts from: the warm-started embedded default, a real model, or the champion.")
     def base_model(context: AssetExecutionContext, config: BaseModelConfig, r3: R3Home) -> MaterializeResult:
         with progress_to_event_log(context):
-            info = stages.build_base_model(spec, r3.layout, config.start_from.value)
+            info = stages.build_base_model(spec, r3.layout, config.start_from.value, config.rebuild)
         summary = (f"{info['model_id']}: warm start {info['steps']} steps, final loss {info['final_loss']:.3f}"
                    if "steps" in info and "final_loss" in info else str(info["model_id"]))
         summary += f" ({info['origin']})" if info.get("origin") else ""
+        summary += "; kept from the last materialization (same recipe, weights unchanged)" if info.get("reused") else ""
         return MaterializeResult(metadata={**{k: v for k, v in info.items() if isinstance(v, (int, float, str))},
                                            "summary": summary})
 
