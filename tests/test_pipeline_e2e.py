@@ -69,6 +69,7 @@ def test_whole_graph_materializes(tmp_path, specs_dir, dagster_home, name, regis
     # The training process used the machine's cores (accelerate launch alone would have given it one).
     cores = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
     assert run.data.params["process.torch_threads"] == str(cores)
+    assert run.data.params["process.bf16"] == "False"  # the micro spec asks for none
     history = client.get_metric_history(run.info.run_id, "reward")
     assert [m.step for m in history] == [1, 2, 3]
     # The share of groups with no reward spread, per step; each group is 4 rollouts of the stored rewards.

@@ -77,8 +77,9 @@ def run(job: TrainJob, reporter: Reporter | None = None) -> dict:
     # One writer per MLflow run: the other processes' metrics reach it gathered (TRL and the rollout reduce them).
     with tracking.active_run(job.mlflow_run_id, job.mlflow_uri) if main else nullcontext():
         if main:
+            # r3.* are the spec's settings; process.* what this machine ran (bf16: the precision used, not asked).
             tracking.log_params({**{f"r3.{k}": v for k, v in job.r3.items()},
-                                 "process.torch_threads": torch.get_num_threads()})
+                                 "process.torch_threads": torch.get_num_threads(), "process.bf16": args.bf16})
         recorder = store_recorder(job, TrajectoryStore(Path(job.store_root)), tokenizer, task) if job.store_root else None
         trainer = R3Trainer(model, args, task, pairs, tokenizer, on_rollout=recorder, callbacks=[MetricsCallback(reporter)])
         if main != trainer.accelerator.is_main_process:
