@@ -26,7 +26,8 @@ class BaseModelConfig(Config):
                                   "retraining does.")
     rebuild: bool = Field(default=False, description="Train the warm start or adaptation again even when the last "
                           "one had the same recipe (task, model section, train rows, source model) and its weights "
-                          "are unchanged; by default that model is kept, with its id, stored episodes and checkpoints.")
+                          "are unchanged (e.g. after a change to the warm-start code, which the recipe does not "
+                          "cover); by default that model is kept, with its id, stored episodes and checkpoints.")
 
 
 class MiningConfig(Config):
