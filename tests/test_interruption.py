@@ -114,8 +114,13 @@ def test_killed_training_resumes_from_checkpoint_and_registers_once(env):
     kill_when(proc, checkpoint.exists)
     assert not out.result.exists()
     run_before = read_json(out.mlflow_run)["run_id"]
+    failure_set = layout.spec("kill").failure_set.read_text()
 
-    _materialize(env, "r3_model")  # would wait forever on the dead run's training slot if it were not reclaimed
+    # From `tasks` on, as `r3 run` does: mining must pick the same tasks (the killed training's are not yet
+    # "trained on"), or the failure set changes and training starts over. The run would wait forever on the dead
+    # run's training slot if it were not reclaimed.
+    _materialize(env, "tasks", "base_model", "baseline", "r3_model")
+    assert layout.spec("kill").failure_set.read_text() == failure_set
     with DagsterInstance.get() as instance:
         assert instance.get_run_records()[1].dagster_run.status == DagsterRunStatus.FAILURE  # the killed run
     result = read_json(out.result)

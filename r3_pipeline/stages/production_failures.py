@@ -18,7 +18,7 @@ from collections import Counter
 from datetime import datetime, timezone
 
 from r3_pipeline import inbox
-from r3_pipeline.layout import Layout
+from r3_pipeline.layout import Layout, read_json
 from r3_pipeline.spec import Spec
 from r3_pipeline.stages.common import load_split, paths, task_for
 from r3_pipeline.tasks.base import Row
@@ -59,11 +59,24 @@ def record_inbox_file(spec: Spec, layout: Layout, file_name: str, run_id: str) -
 
 
 def trained_task_ids(spec: Spec, layout: Layout) -> set[str]:
-    """Task ids of every row some R3 training of this spec has used."""
+    """Task ids of every row some R3 training of this spec has used, except an interrupted training's that the
+    next materialization resumes: its rows are the current round's, and excluding them would change what mining
+    picks, hence the failure set, and the training would start over instead of resuming."""
     from r3_pipeline.store import TrajectoryStore
 
-    return {r[0] for r in TrajectoryStore(layout.store_root).sql(
-        "SELECT DISTINCT task_id FROM episodes WHERE spec = ? AND stage = 'training'", [spec.name])[1]}
+    query, params = "SELECT DISTINCT task_id FROM episodes WHERE spec = ? AND stage = 'training'", [spec.name]
+    resumable = interrupted_training_runs(spec, layout)
+    if resumable:
+        query += f" AND run_id NOT IN ({', '.join('?' * len(resumable))})"
+    return {r[0] for r in TrajectoryStore(layout.store_root).sql(query, params + resumable)[1]}
+
+
+def interrupted_training_runs(spec: Spec, layout: Layout) -> list[str]:
+    """The Dagster runs that worked on this spec's training while it has not finished (no result yet)."""
+    out = layout.spec(spec.name).training
+    if out.result.exists() or not out.mlflow_run.exists():
+        return []
+    return list(read_json(out.mlflow_run).get("dagster_runs", []))
 
 
 def round_rows(spec: Spec, layout: Layout, file_name: str) -> list[Row]:

@@ -40,12 +40,16 @@ def training_job(spec: Spec, layout: Layout, run_id: str) -> TrainJob:
     # settings start afresh: the checkpoints were trained with the old ones.
     if previous and not out.result.exists() and previous.get("settings") == settings:
         mlflow_run_id = previous["run_id"]
+        # Every Dagster run that worked on this training: until it finishes, mining does not count its rows as
+        # trained on (stages.trained_task_ids), so a rerun mines the same failure set and resumes.
+        runs = previous.get("dagster_runs", [])
+        write_json(out.mlflow_run, {**previous, "dagster_runs": runs + [run_id] * (run_id not in runs)})
     else:
         mlflow_run_id = tracking.start_run(experiment, f"{spec.name}-{run_id[:8]}",
                                            {"spec": spec.name, "dagster_run_id": run_id, "task": spec.task.name,
                                             "base_model": base["model_id"],
                                             "base_model_origin": base.get("origin", "")})
-        write_json(out.mlflow_run, {"run_id": mlflow_run_id, "settings": settings})
+        write_json(out.mlflow_run, {"run_id": mlflow_run_id, "settings": settings, "dagster_runs": [run_id]})
         out.result.unlink(missing_ok=True)
         _clear_checkpoints(out.checkpoints)
     job = TrainJob(task=spec.task.name, task_config=spec.task.config, model_path=base["path"],
