@@ -5,7 +5,7 @@ on the best model so far rather than start over. So this stage builds the embedd
 rows), resolves and optionally adapts a pretrained model, or copies the current MLflow champion, and writes what
 it made to `base_model/info.json`, which `base_model_info` reads back for the stages after it.
 
-A model trained here (warm-started or adapted: 8 to 22 minutes for SmolLM2 on 2 cores) is trained once per
+A model trained here (warm-started or adapted: 8 to 23 minutes for SmolLM2 on 2 cores) is trained once per
 recipe. Materialized again with the same recipe (spec's task, model section, the train rows it uses, the source
 model) and its weights unchanged since, the asset keeps it: same files, same model id. So `r3 run` after a kill, or
 again, goes on with the stored mining chunks and training checkpoints, which are keyed by that id, instead of
