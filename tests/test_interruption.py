@@ -154,6 +154,8 @@ def test_killed_training_with_changed_settings_starts_afresh(env):
     failing on MLflow's refusal to change a logged param."""
     _materialize(env, "baseline")
     out = Layout(env["home"]).spec("kill").training
+    store = TrajectoryStore(Layout(env["home"]).store_root)
+    trained_before = stored_counts(store, "kill", "training")[0]
     out.result.unlink(missing_ok=True)
     proc = _start(env, "r3_model")
     kill_when(proc, (out.checkpoints / "checkpoint-2" / MANIFEST).exists)
@@ -172,3 +174,7 @@ def test_killed_training_with_changed_settings_starts_afresh(env):
     assert run_after != run_before
     mlflow.set_tracking_uri(tracking.tracking_uri(Layout(env["home"]).home))
     assert MlflowClient().get_run(run_after).data.params["r3.learning_rate"] == "3e-05"
+    # Every training's episodes stay in the store: those stored before, the 2 or more steps of the killed
+    # training and the 4 of this one (before, a new training's step files replaced an earlier one's).
+    raw, distinct, view = stored_counts(store, "kill", "training")
+    assert raw == distinct == view and raw >= trained_before + (2 + 4) * 8, (trained_before, raw, distinct, view)

@@ -48,18 +48,21 @@ def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):
     """Write each training rollout to the trajectory store (stage "training"), one file per step. With several
     processes each rolls out its own slice; the main process gathers every slice and writes the step's one file."""
 
+    # Ids and file names are scoped by the training: its output dir and MLflow run (not the model, which changes
+    # every step). A resume shares the MLflow run, so a replayed step replaces its file, never duplicates it,
+    # whatever the number of processes; a new training of the spec (a new round, changed settings) gets new names
+    # and leaves the earlier trainings' episodes in the store.
+    scope = f"{job.output_dir}:{job.mlflow_run_id}"
+
     def record(result: RolloutResult) -> None:
-        # Ids are scoped by the output dir (not the model, which changes every step), as the file name is; the
-        # sample index is the position in the step's batch across processes, so no two processes share an id.
+        # The sample index is the position in the step's batch across processes, so no two processes share an id.
         rows = [e.to_record(spec=job.spec, stage="training", run_id=job.run_id, model_id=job.model_id, task=job.task,
                             step=result.step, reward=float(e.retry_verdict.correct), behaviour_of=task.reflection_behaviour,
-                            id_scope=job.output_dir)
+                            id_scope=scope)
                 for e in result.episodes(task, tokenizer)]
         rows = gather_to_main(rows)
         if rows is not None:
-            # Named by output dir and step: a resumed run that replays a step replaces that file, never duplicates
-            # it, whatever the number of processes.
-            store.write(rows, name=f"training-{episode_id(job.spec, job.output_dir)}-step{result.step:06d}")
+            store.write(rows, name=f"training-{episode_id(job.spec, scope)}-step{result.step:06d}")
 
     return record
 
