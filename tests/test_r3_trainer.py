@@ -70,13 +70,13 @@ def test_training_rollouts_are_stored_as_episodes(setup, tmp_path):
     the mined failure as the first attempt, then the reflection, the retry and the reward."""
     from r3_pipeline.store import TrajectoryStore, episode_id
     from r3_pipeline.training.job import TrainJob
-    from r3_pipeline.training.train import store_recorder
+    from r3_pipeline.training.train import store_recorder, training_scope
 
     trainer, task, _, seen = setup
     trainer._generate_and_score_completions([{"prompt": p} for p in trainer.train_dataset["prompt"][:2] for _ in range(G)])
     result = seen[-1]
     job = TrainJob(task="countdown", task_config={}, model_path="m", failures_path="f",
-                   output_dir=str(tmp_path / "out"), spec="s", run_id="run-1", model_id="base")
+                   output_dir=str(tmp_path / "out"), spec="s", run_id="run-1", model_id="base", mlflow_run_id="ml-1")
     store = TrajectoryStore(tmp_path / "store")
     store_recorder(job, store, trainer.processing_class, task)(result)
     columns, rows = store.sql("SELECT * FROM episodes WHERE stage = 'training' ORDER BY sample_idx")
@@ -84,7 +84,8 @@ def test_training_rollouts_are_stored_as_episodes(setup, tmp_path):
     assert len(records) == 2 * G
     for i, rec in enumerate(records):
         row, prompt = result.rows[i], result.prompts[i]
-        assert rec["episode_id"] == episode_id("s", "training", job.output_dir, row["task_id"], i, result.step)
+        assert training_scope(job) == f"{job.output_dir}:ml-1"  # one training: its folder and MLflow run
+        assert rec["episode_id"] == episode_id("s", "training", training_scope(job), row["task_id"], i, result.step)
         assert (rec["spec"], rec["run_id"], rec["model_id"], rec["task_id"]) == ("s", "run-1", "base", row["task_id"])
         assert rec["first_attempt"] == prompt[-2]["content"] and rec["first_correct"] is False
         assert rec["first_reason"] == "mined_failure" and rec["first_tokens"] == 0

@@ -44,15 +44,18 @@ def r3_args(job: TrainJob) -> R3Config:
     return R3Config(**args)
 
 
+def training_scope(job: TrainJob) -> str:
+    """What a training's episode ids and step files are scoped by: its output dir and MLflow run (not the model,
+    which changes every step). A resume shares the MLflow run, so a replayed step replaces its file, never duplicates
+    it, whatever the number of processes; a new training of the spec (a new round, changed settings) gets new names
+    and leaves the earlier trainings' episodes in the store."""
+    return f"{job.output_dir}:{job.mlflow_run_id}"
+
+
 def store_recorder(job: TrainJob, store: TrajectoryStore, tokenizer, task):
     """Write each training rollout to the trajectory store (stage "training"), one file per step. With several
     processes each rolls out its own slice; the main process gathers every slice and writes the step's one file."""
-
-    # Ids and file names are scoped by the training: its output dir and MLflow run (not the model, which changes
-    # every step). A resume shares the MLflow run, so a replayed step replaces its file, never duplicates it,
-    # whatever the number of processes; a new training of the spec (a new round, changed settings) gets new names
-    # and leaves the earlier trainings' episodes in the store.
-    scope = f"{job.output_dir}:{job.mlflow_run_id}"
+    scope = training_scope(job)
 
     def record(result: RolloutResult) -> None:
         # The sample index is the position in the step's batch across processes, so no two processes share an id.
