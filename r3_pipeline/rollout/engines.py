@@ -42,6 +42,7 @@ class EngineStats:
     truncated_tokens: int = 0
     batches: int = 0  # generate() calls
     split_batches: int = 0  # generate() calls beyond what batch_size alone needs, forced by max_batch_tokens
+    cached_prompt_tokens: int = 0  # prompt tokens vLLM took from its prefix cache instead of prefilling (vLLM only)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)

