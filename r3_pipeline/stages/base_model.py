@@ -67,11 +67,12 @@ def build_base_model(spec: Spec, layout: Layout, start_from: str = "spec", rebui
             info = train_once(out, recipe(spec, rows, "embedded"), warm_started, rebuild)
     else:
         resolved = resolve_model(spec.model.source, spec.model.gguf_file, layout.models_dir)
-        info = {"model_id": resolved.model_id, "path": resolved.path, "source": spec.model.source,
-                "origin": f"pretrained: {spec.model.source}", **({"gguf": resolved.gguf} if resolved.gguf else {})}
+        gguf = {"gguf": resolved.gguf} if resolved.gguf else {}
+        pretrained = {"model_id": resolved.model_id, "path": resolved.path, "source": spec.model.source,
+                      "origin": f"pretrained: {spec.model.source}", **gguf}
+        info = pretrained
         if spec.model.adapt:
             rows = load_split(spec, layout, "train")[: spec.model.warm_start.num_rows]
-            pretrained = info
 
             def adapted() -> dict:
                 stats = adapt_pretrained(task_for(spec), rows, spec.model.warm_start, resolved.path, weights)
