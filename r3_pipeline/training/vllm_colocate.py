@@ -43,7 +43,7 @@ from contextlib import contextmanager
 import torch
 
 from r3_pipeline.rollout.engines import TransformersEngine
-from r3_pipeline.rollout.vllm_engine import CPU_KV_BLOCK_SIZE
+from r3_pipeline.rollout.vllm_engine import cpu_llm_args
 
 
 def uses_colocated_vllm(args) -> bool:
@@ -78,9 +78,8 @@ def colocated_vllm(trainer, args, model):
 
         def cpu_llm(**kwargs):
             context = kwargs.get("max_model_len") or getattr(model.config, "max_position_embeddings", 0) or 0
-            return trl_llm(**{**kwargs, "dtype": dtype, "enforce_eager": True, "enable_chunked_prefill": False,
-                              "max_num_batched_tokens": max(kwargs.get("max_num_batched_tokens") or 0, context),
-                              "block_size": CPU_KV_BLOCK_SIZE})
+            return trl_llm(**{**kwargs, "dtype": dtype,
+                              **cpu_llm_args(context, kwargs.get("max_num_batched_tokens") or 0)})
 
         vllm_generation.LLM = cpu_llm
         # In process, as `external_launcher` requires; vLLM sets it too, but may read a value it cached earlier.
